@@ -1,0 +1,3 @@
+"""verl-dsdr: DSDR for verl."""
+
+__version__ = "0.1.0"

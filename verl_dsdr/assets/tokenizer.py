@@ -1,0 +1,97 @@
+"""A tiny byte-level BPE tokenizer with Qwen's special tokens and ChatML chat template.
+
+Built on the machine with the `tokenizers` library (no hub download) and wrapped as a
+`transformers.PreTrainedTokenizerFast`, so verl loads it with `AutoTokenizer.from_pretrained`
+exactly as it loads a Qwen tokenizer. The vocabulary is a few hundred tokens: the 256 byte
+symbols (so any text encodes and decodes exactly), Qwen's three special tokens, and merges
+learnt from the task's own text (template words, `\\boxed`, `\\times`, ...), so the model's
+embedding table stays tiny.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+PAD_TOKEN = "<|endoftext|>"
+IM_START_TOKEN = "<|im_start|>"
+EOS_TOKEN = "<|im_end|>"
+SPECIAL_TOKENS: tuple[str, ...] = (PAD_TOKEN, IM_START_TOKEN, EOS_TOKEN)
+
+# Pieces that merges may never cross: a LaTeX command or a word (each with an optional leading
+# space), a single digit with an optional leading space (numbers are spelled digit by digit, as
+# in Qwen), one punctuation mark with an optional leading space, one whitespace character.
+PRETOKENIZE_PATTERN = r" ?\\[A-Za-z]+| ?[A-Za-z]+| ?\d| ?[^\sA-Za-z\d]|\s"
+
+# Qwen2.5's ChatML layout without its default system message (which would not fit the task's
+# 64-token prompt budget): each turn is `<|im_start|>ROLE\nCONTENT<|im_end|>\n`, and
+# `add_generation_prompt` opens an assistant turn. Content may be a string or a list of
+# `{"type": "text", "text": ...}` parts (verl probes templates with both forms).
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
+    "{%- if message['content'] is string -%}"
+    "{{- message['content'] -}}"
+    "{%- else -%}"
+    "{%- for part in message['content'] -%}"
+    "{%- if part['type'] == 'text' -%}{{- part['text'] -}}{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- endif -%}"
+    "{{- '<|im_end|>\\n' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}"
+    "{{- '<|im_start|>assistant\\n' -}}"
+    "{%- endif -%}"
+)
+
+
+def train_bpe(corpus: Iterable[str], vocab_size: int) -> Tokenizer:
+    """Learn byte-level BPE merges on `corpus` until the vocabulary has `vocab_size` entries.
+
+    The special tokens get ids 0, 1, 2 and all 256 byte symbols are always in the vocabulary,
+    so the result encodes any text and `decode(encode(x)) == x`.
+    """
+    min_size = len(SPECIAL_TOKENS) + 256
+    if vocab_size < min_size:
+        raise ValueError(f"vocab_size={vocab_size} is too small: it must be at least {min_size} (special tokens + 256 bytes)")
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(list(corpus), trainer=trainer)
+    return tokenizer
+
+
+def wrap_tokenizer(tokenizer: Tokenizer, model_max_length: int = 512) -> PreTrainedTokenizerFast:
+    """Wrap a `tokenizers.Tokenizer` as a transformers tokenizer with Qwen's special tokens.
+
+    `clean_up_tokenization_spaces=False` keeps decoding exact (the cleanup would delete the
+    space in "11 ." and similar), which the verifier relies on.
+    """
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token=PAD_TOKEN,
+        eos_token=EOS_TOKEN,
+        additional_special_tokens=[IM_START_TOKEN],
+        chat_template=CHAT_TEMPLATE,
+        clean_up_tokenization_spaces=False,
+        model_max_length=model_max_length,
+    )
+
+
+def build_tokenizer(corpus: Iterable[str], vocab_size: int, model_max_length: int = 512) -> PreTrainedTokenizerFast:
+    """Train the byte-level BPE on `corpus` and wrap it (see `train_bpe`, `wrap_tokenizer`)."""
+    return wrap_tokenizer(train_bpe(corpus, vocab_size), model_max_length=model_max_length)

@@ -1,0 +1,102 @@
+"""The only places where verl-dsdr touches verl internals, each small and named.
+
+Every function here works around one line of verl 0.9.1 and is guarded by
+:func:`check_verl_version`: on another verl version the CPU backend refuses to start with
+a message saying what to do, instead of patching code it has not been checked against.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+SUPPORTED_VERL_VERSION = "0.9.1"
+
+
+class UnsupportedVerlVersion(RuntimeError):
+    pass
+
+
+def check_verl_version(version: str | None = None) -> None:
+    """Raise a readable error unless verl is the version these patches were written against."""
+    if version is None:
+        import verl
+
+        version = getattr(verl, "__version__", "unknown")
+    if version != SUPPORTED_VERL_VERSION:
+        raise UnsupportedVerlVersion(
+            f"verl-dsdr's CPU backend patches verl {SUPPORTED_VERL_VERSION} internals, but verl {version} is installed. "
+            f"Install the supported version (pip install 'verl[verl-core]=={SUPPORTED_VERL_VERSION}') or run on GPUs "
+            "without the CPU preset (unset VERL_PLATFORM)."
+        )
+
+
+def cpu_process_group_backend(requested: str | None) -> str | None:
+    """The backend string to use on the CPU platform.
+
+    ``verl/utils/distributed.py:89`` (``initialize_global_process_group_ray``) builds
+    ``f"cpu:gloo,{device}:{backend}"``; on CPU that is ``"cpu:gloo,cpu:gloo"``, which torch
+    rejects (a device may appear once). Plain ``gloo`` covers CPU tensors.
+    """
+    if requested is None or requested.replace(" ", "") in ("cpu:gloo,cpu:gloo", "cpu:gloo"):
+        return "gloo"
+    return requested
+
+
+def patch_process_group_init() -> None:
+    """Wrap ``verl.utils.distributed.initialize_global_process_group_ray`` to use ``gloo`` on CPU.
+
+    Must run before ``verl/workers/engine_workers.py:38`` imports the function by name; if that
+    module is already loaded its reference is replaced too.
+    """
+    import sys
+
+    import verl.utils.distributed as distributed
+
+    original = distributed.initialize_global_process_group_ray
+    if getattr(original, "_verl_dsdr_cpu", False):
+        return
+
+    @functools.wraps(original)
+    def initialize_global_process_group_ray(timeout_second=None, backend=None):
+        return original(timeout_second=timeout_second, backend=cpu_process_group_backend(backend))
+
+    initialize_global_process_group_ray._verl_dsdr_cpu = True  # type: ignore[attr-defined]
+    distributed.initialize_global_process_group_ray = initialize_global_process_group_ray
+    workers = sys.modules.get("verl.workers.engine_workers")
+    if workers is not None:
+        workers.initialize_global_process_group_ray = initialize_global_process_group_ray
+
+
+def register_cpu_rollout() -> None:
+    """Make ``rollout.name=hf_cpu`` resolvable on both sides of verl's rollout.
+
+    The replica side has a public registry (``RolloutReplicaRegistry.register``). The
+    worker side does not: ``verl/workers/rollout/base.py:95`` looks ``(name, mode)`` up in the
+    private ``_ROLLOUT_REGISTRY`` dict, so the adapter's import path is added there.
+    """
+    from verl.workers.rollout import base as rollout_base
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    from verl_dsdr.cpu.rollout_names import ADAPTER_FQN, ROLLOUT_NAME
+
+    def _load():
+        from verl_dsdr.cpu.rollout import load_replica_class
+
+        return load_replica_class()
+
+    RolloutReplicaRegistry.register(ROLLOUT_NAME, _load)
+    rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = ADAPTER_FQN
+
+
+def install_cpu_backend() -> None:
+    """Register the CPU platform and rollout, and fix the process group (idempotent)."""
+    check_verl_version()
+    from verl_dsdr.cpu import platform  # noqa: F401  (registers PlatformRegistry "cpu")
+
+    patch_process_group_init()
+    register_cpu_rollout()
+
+
+def cpu_backend_requested() -> bool:
+    return os.environ.get("VERL_PLATFORM", "").strip().lower() == "cpu"

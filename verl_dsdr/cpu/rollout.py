@@ -1,0 +1,240 @@
+"""An HF-sampling rollout backend for verl's agent loop, for machines without a GPU.
+
+verl 0.9.1 only ships vLLM, SGLang and TensorRT-LLM rollouts (``verl/workers/rollout/replica.py``),
+none of which runs on a plain CPU from PyPI. This backend has the three parts verl expects:
+
+- :class:`HFRolloutServer`: a Ray actor serving token-in/token-out ``generate`` calls. Requests
+  that arrive together are sampled as one padded batch (:mod:`verl_dsdr.cpu.sampler`).
+- :class:`HFReplica`: the ``RolloutReplica`` that launches one server per replica
+  (registered with ``RolloutReplicaRegistry`` under ``hf_cpu``).
+- :class:`HFServerAdapter`: the ``BaseRollout`` living in each trainer worker; it pushes the
+  trainer's weights to its server after every step.
+
+Select it with ``actor_rollout_ref.rollout.name=hf_cpu`` (the CPU preset does).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Generator, Optional
+
+import ray
+import torch
+
+from verl.workers.rollout.base import BaseRollout
+from verl.workers.rollout.replica import RolloutReplica, TokenOutput
+
+from verl_dsdr.cpu.sampler import (
+    SampleRequest,
+    SampleResult,
+    SamplingKey,
+    group_by_key,
+    resolve_eos_ids,
+    sample_batch,
+)
+from verl_dsdr.cpu.rollout_names import ROLLOUT_NAME  # noqa: F401  (re-exported)
+from verl_dsdr.utils.batching import MicroBatcher
+
+logger = logging.getLogger(__name__)
+
+
+
+def server_actor_name(replica_rank: int, suffix: str = "") -> str:
+    """Name of a replica's server actor, unique within the Ray job."""
+    job = ray.get_runtime_context().get_job_id()
+    return f"verl_dsdr_hf_rollout_{job}_{replica_rank}{suffix}"
+
+
+def _cpu_threads() -> int:
+    return int(os.environ.get("VERL_DSDR_CPU_THREADS", str(max(1, min(2, os.cpu_count() or 1)))))
+
+
+class HFRolloutServer:
+    """Token-in/token-out sampling server backed by ``transformers`` (one per replica).
+
+    ``generate`` calls are queued; a single batching task drains the queue, groups the
+    waiting requests by sampling parameters and samples each group in one ``generate``
+    call on a worker thread (:class:`MicroBatcher`), so concurrent agent-loop requests
+    share forward passes.
+    """
+
+    def __init__(self, config: Any, model_config: Any, replica_rank: int, batch_window_s: float = 0.005):
+        from transformers import AutoModelForCausalLM
+
+        torch.set_num_threads(_cpu_threads())
+        self.config = config
+        self.replica_rank = replica_rank
+        self.global_steps: Optional[int] = None
+        path = model_config.local_path
+        attn = (model_config.override_config or {}).get("attn_implementation", "sdpa")
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=attn)
+        self.model.eval()
+        tokenizer = model_config.tokenizer
+        generation = model_config.generation_config
+        self.eos_ids = resolve_eos_ids(getattr(generation, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None))
+        pad = getattr(tokenizer, "pad_token_id", None)
+        self.pad_id = int(pad if pad is not None else self.eos_ids[0])
+        self.max_model_len = int(config.max_model_len or (config.prompt_length + config.response_length))
+        self.max_batch = max(1, int(getattr(config, "max_num_seqs", 256) or 256))
+        self._batcher = MicroBatcher(self._sample, max_batch=self.max_batch, window_s=batch_window_s)
+
+    def ready(self) -> str:
+        return f"hf_cpu replica {self.replica_rank}: {type(self.model).__name__} on cpu, {torch.get_num_threads()} threads"
+
+    # ---- generation -------------------------------------------------------------------
+    async def generate(
+        self,
+        prompt_ids: list[int],
+        sampling_params: dict[str, Any],
+        request_id: str,
+        image_data: Optional[list[Any]] = None,
+        video_data: Optional[list[Any]] = None,
+        **_ignored: Any,
+    ):
+        if image_data or video_data:
+            raise ValueError("the hf_cpu rollout is text-only; use vllm or sglang for multimodal data")
+        prompt_ids = [int(t) for t in prompt_ids]
+        room = self.max_model_len - len(prompt_ids)
+        if room < 1:
+            raise ValueError(
+                f"prompt of {len(prompt_ids)} tokens leaves no room within max_model_len={self.max_model_len}; "
+                "raise actor_rollout_ref.rollout.max_model_len or data.max_prompt_length"
+            )
+        max_tokens = int(sampling_params.get("max_tokens") or sampling_params.get("max_new_tokens") or 0)
+        max_tokens = min(max_tokens or self.config.response_length, room)
+        request = SampleRequest(prompt_ids, SamplingKey.from_params(sampling_params), max_tokens)
+        result = await self._batcher.submit(request)
+        return TokenOutput(
+            token_ids=result.token_ids,
+            log_probs=result.log_probs if sampling_params.get("logprobs", True) else None,
+            stop_reason=result.stop_reason,
+            extra_fields={"global_steps": self.global_steps},
+        )
+
+    def _sample(self, requests: list[SampleRequest]) -> list[SampleResult]:
+        """One ``generate`` call per distinct sampling-parameter set among the queued requests."""
+        results: list[Optional[SampleResult]] = [None] * len(requests)
+        for _key, indices in group_by_key(requests).items():
+            batch = sample_batch(self.model, [requests[i] for i in indices], self.eos_ids, self.pad_id)
+            for i, result in zip(indices, batch):
+                results[i] = result
+        return results
+
+    def stats(self) -> dict[str, int]:
+        return {"batches": self._batcher.calls, "requests": self._batcher.items}
+
+    # ---- weights ----------------------------------------------------------------------
+    def load_weights(self, state_dict: dict[str, torch.Tensor], global_steps: Optional[int] = None) -> int:
+        """Load the trainer's weights; tied weights may be absent, anything unknown is an error."""
+        missing, unexpected = self.model.load_state_dict(state_dict, strict=False)
+        tied = set(getattr(self.model, "_tied_weights_keys", None) or [])
+        if isinstance(getattr(self.model, "_tied_weights_keys", None), dict):
+            tied = set(self.model._tied_weights_keys)
+        really_missing = [k for k in missing if k not in tied and not k.endswith("lm_head.weight")]
+        if unexpected or really_missing:
+            raise RuntimeError(f"weight sync mismatch: unexpected={unexpected[:5]} missing={really_missing[:5]}")
+        if getattr(self.model.config, "tie_word_embeddings", False):
+            self.model.tie_weights()
+        self.global_steps = global_steps
+        return len(state_dict)
+
+    # ---- life-cycle calls verl makes on every backend (nothing to free on CPU) -----------
+    async def wake_up(self) -> None:
+        return None
+
+    async def sleep(self) -> None:
+        return None
+
+    async def clear_kv_cache(self) -> None:
+        return None
+
+    async def release_kv_cache(self) -> None:
+        return None
+
+    async def resume_kv_cache(self) -> None:
+        return None
+
+    async def abort_all_requests(self, reject_request: bool = False) -> dict[str, Any]:
+        # Batches are short and synchronous training never aborts mid-step; nothing is cut.
+        return {"aborted_count": 0, "request_ids": []}
+
+    async def resume_generation(self) -> None:
+        return None
+
+    async def start_profile(self, **_kwargs: Any) -> None:
+        return None
+
+    async def stop_profile(self) -> None:
+        return None
+
+
+class HFReplica(RolloutReplica):
+    """One :class:`HFRolloutServer` per replica, started beside the trainer workers."""
+
+    def rollout_worker_use_gpu(self) -> bool:
+        return False
+
+    async def launch_servers(self) -> None:
+        name = server_actor_name(self.replica_rank, self.name_suffix)
+        server_cls = ray.remote(HFRolloutServer)
+        server = server_cls.options(name=name, num_cpus=1, max_concurrency=self.max_concurrency).remote(
+            config=self.config, model_config=self.model_config, replica_rank=self.replica_rank
+        )
+        logger.info(await server.ready.remote())
+        self.servers = [server]
+        self._server_handle = server
+        self._server_address = f"hf-cpu://{name}"
+
+
+def load_replica_class() -> type[RolloutReplica]:
+    """Loader for ``RolloutReplicaRegistry.register(ROLLOUT_NAME, ...)``."""
+    return HFReplica
+
+
+class HFServerAdapter(BaseRollout):
+    """The rollout handle inside each trainer worker: forwards weight updates to its server.
+
+    Every rank consumes the weight generator (FSDP gathers are collective); only the first
+    rank of each replica ships the tensors to the server through Ray's object store.
+    """
+
+    def __init__(self, config: Any, model_config: Any, device_mesh: Any, replica_rank: int = -1):
+        super().__init__(config, model_config, device_mesh)
+        rank = int(os.environ.get("RANK", "0"))
+        world = (
+            self.config.tensor_model_parallel_size
+            * self.config.data_parallel_size
+            * self.config.pipeline_model_parallel_size
+        )
+        self.replica_rank = rank // world if replica_rank == -1 else replica_rank
+        self._has_server = rank % world == 0
+        self.sleep_level = 1
+
+    async def resume(self, tags: list[str]) -> None:
+        return None
+
+    async def release(self) -> None:
+        return None
+
+    async def update_weights(
+        self,
+        weights: Generator[tuple[str, torch.Tensor], None, None],
+        wire_format: str = "named_tensors",
+        **kwargs: Any,
+    ) -> None:
+        if wire_format != "named_tensors":
+            raise ValueError(f"hf_cpu rollout receives full named tensors only, got wire_format={wire_format!r}")
+        if kwargs.get("peft_config") is not None:
+            raise ValueError("hf_cpu rollout does not serve LoRA adapters; set actor_rollout_ref.model.lora.merge=True")
+        start = time.perf_counter()
+        state = {}
+        for name, tensor in weights:
+            if hasattr(tensor, "full_tensor"):
+                tensor = tensor.full_tensor()
+            state[name] = tensor.detach().to("cpu", copy=True)
+        if self._has_server:
+            server = ray.get_actor(server_actor_name(self.replica_rank))
+            await server.load_weights.remote(state, kwargs.get("global_steps"))
+        logger.info("hf_cpu weight sync: %d tensors in %.2fs", len(state), time.perf_counter() - start)

@@ -1,0 +1,98 @@
+"""Accuracy metrics: the unbiased pass@k estimator and per-benchmark aggregates.
+
+pass@k for one problem with ``n`` samples of which ``c`` are correct is
+``1 - C(n-c, k) / C(n, k)`` (Chen et al., 2021). The ratio of binomials is evaluated as the
+product ``prod_{i=n-c+1}^{n} (1 - k / i)``: ``c`` factors in (0, 1], no huge integers, no overflow.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Mapping
+
+__all__ = ["pass_at_k", "k_values", "benchmark_accuracy", "UnequalSamplesWarning"]
+
+
+class UnequalSamplesWarning(UserWarning):
+    """Problems of one benchmark were sampled a different number of times."""
+
+
+def _check_count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Probability that at least one of ``k`` samples drawn without replacement from ``n`` (``c`` correct) is correct.
+
+    Raises ``ValueError`` for negative values, ``k < 1``, ``k > n`` (the estimator needs ``n >= k``
+    samples) and ``c > n``.
+    """
+    n, c, k = _check_count("n", n), _check_count("c", c), _check_count("k", k)
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if k > n:
+        raise ValueError(f"k={k} > n={n}: pass@k needs at least k samples per problem")
+    if c > n:
+        raise ValueError(f"c={c} correct out of n={n} samples is impossible")
+    if n - c < k:
+        return 1.0  # every k-subset contains a correct sample
+    miss = 1.0
+    for i in range(n - c + 1, n + 1):
+        miss *= 1.0 - k / i
+    return 1.0 - miss
+
+
+def k_values(n: int) -> list[int]:
+    """The k reported for ``n`` samples: powers of two up to ``n``, plus ``n`` itself when it is not one."""
+    if _check_count("n", n) < 1:
+        raise ValueError("n must be >= 1")
+    ks, k = [], 1
+    while k <= n:
+        ks.append(k)
+        k *= 2
+    if ks[-1] != n:
+        ks.append(n)
+    return ks
+
+
+def benchmark_accuracy(counts: Mapping[str, tuple[int, int]], *, label: str = "", k_max: int | None = None) -> dict:
+    """Aggregate ``{problem_id: (n, c)}`` of one method on one benchmark.
+
+    Every problem uses its own ``n`` in the estimator and counts equally in pass@k (so pass@1 is
+    the mean over problems of ``c/n``); ``mean_accuracy`` is the accuracy over all samples pooled
+    (``sum c / sum n``, Avg@n). The two agree when every problem has the same ``n``. With unequal ``n``
+    the k values stop at the smallest ``n`` (so each problem has an unbiased estimate),
+    ``samples_per_problem`` is that minimum, ``unequal_sample_counts`` lists every problem's ``n``,
+    and an :class:`UnequalSamplesWarning` is emitted. ``k_max`` drops larger k (k=1 is always kept).
+    """
+    if not counts:
+        raise ValueError(f"{label or 'benchmark'}: no problems")
+    ns = {pid: n for pid, (n, _) in counts.items()}
+    n_min, n_max = min(ns.values()), max(ns.values())
+    unequal: dict[str, int] = {}
+    if n_min != n_max:
+        unequal = dict(sorted(ns.items()))
+        warnings.warn(
+            f"{label}: unequal samples per problem (min {n_min}, max {n_max}): "
+            + ", ".join(f"{pid}={n}" for pid, n in unequal.items())
+            + f"; pass@k uses each problem's own n and k <= {n_min}",
+            UnequalSamplesWarning,
+            stacklevel=2,
+        )
+    problems = len(counts)
+    mean_accuracy = sum(c for _, c in counts.values()) / sum(ns.values())
+    pass_k = {
+        str(k): sum(pass_at_k(n, c, k) for n, c in counts.values()) / problems for k in k_values(n_min)
+        if k == 1 or k_max is None or k <= k_max
+    }
+    return {
+        "problems": problems,
+        "samples_per_problem": n_min,
+        "mean_accuracy": mean_accuracy,
+        "pass@k": pass_k,
+        "unequal_sample_counts": unequal,
+    }

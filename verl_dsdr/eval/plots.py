@@ -1,0 +1,62 @@
+"""Pass@k curves: one panel per benchmark, one line per method, k on a log2 axis (the paper's Fig. 3 layout)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from verl_dsdr.eval.aggregate import order_benchmarks
+from verl_dsdr.eval.report import BENCHMARK_TITLES
+
+__all__ = ["plot_pass_at_k"]
+
+
+def plot_pass_at_k(metrics: dict, path: Path, *, max_columns: int = 3) -> Path:
+    """Draw ``metrics`` (the ``metrics.json`` structure) to a PNG at ``path`` with the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FixedFormatter
+
+    benchmarks = order_benchmarks([b for per_method in metrics.values() for b in per_method])
+    if not benchmarks:
+        raise ValueError("no benchmarks to plot")
+    columns = min(max_columns, len(benchmarks))
+    rows = math.ceil(len(benchmarks) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = {method: palette[i % len(palette)] for i, method in enumerate(metrics)}
+    for ax, benchmark in zip(axes.flat, benchmarks):
+        ks_seen: set[int] = set()
+        for method, per_method in metrics.items():
+            entry = per_method.get(benchmark)
+            if entry is None:
+                continue
+            ks = sorted(int(k) for k in entry["pass@k"])
+            ks_seen.update(ks)
+            values = [100.0 * entry["pass@k"][str(k)] for k in ks]
+            ax.plot(ks, values, marker="o", markersize=3.5, linewidth=1.6, label=method, color=colours[method])
+        ticks = sorted(ks_seen)
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FixedFormatter([str(k) for k in ticks]))
+        ax.xaxis.set_minor_locator(FixedLocator([]))
+        ax.set_title(BENCHMARK_TITLES.get(benchmark, benchmark))
+        ax.set_xlabel("k")
+        ax.set_ylabel("pass@k (%)")
+        ax.grid(True, alpha=0.3)
+    for ax in list(axes.flat)[len(benchmarks) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    for ax in list(axes.flat)[1 : len(benchmarks)]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
+    fig.tight_layout(rect=(0, 0.08 if rows == 1 else 0.05, 1, 1))
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,100 @@
+"""``python -m verl_dsdr.main_ppo``: verl's PPO trainer with verl-dsdr's algorithms.
+
+Composes verl's own packaged config (``pkg://verl.trainer.config``) with
+``verl_dsdr/config/dsdr_ppo.yaml`` and takes every verl override. ``algorithm.adv_estimator``
+picks the method: ``dsdr`` and ``setpo`` run :class:`verl_dsdr.trainer.DSDRTrainer` with the
+``dsdr`` reward manager (and, for DSDR, its actor loss); any other estimator (``grpo``,
+``asym_grpo``, ...) runs verl's stock sync trainer, so baselines share this entry.
+``preset=cpu`` runs it all on a machine without a GPU.
+
+Everything that can be wrong in the config is checked here, in the launching process,
+before Ray or any model starts.
+"""
+
+from __future__ import annotations
+
+import os
+
+import hydra
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from verl_dsdr.config_checks import check_config
+
+PLUGIN_MODULE = "verl_dsdr.plugin"
+FORWARDED_ENV_PREFIXES = ("VERL_DSDR_", "VERL_FILE_LOGGER_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def prepare_environment(config: DictConfig) -> None:
+    """Put the plugin and the CPU platform into every Ray process, and this one.
+
+    ``VERL_USE_EXTERNAL_MODULES`` makes verl import the plugin in every process
+    (``verl/__init__.py``), in addition to the ``verl.plugins`` entry point. On the CPU
+    preset the platform variables are also set here, because the launching process calls
+    ``auto_set_device`` (``verl/utils/device.py``), which would rewrite ``trainer.device=cpu``
+    to ``cuda`` under the default platform.
+    """
+    with open_dict(config):
+        runtime_env = config.ray_kwargs.ray_init.setdefault("runtime_env", {})
+        env_vars = runtime_env.setdefault("env_vars", {})
+        modules = [m for m in str(env_vars.get("VERL_USE_EXTERNAL_MODULES", "") or "").split(",") if m]
+        if PLUGIN_MODULE not in modules:
+            modules.append(PLUGIN_MODULE)
+        env_vars["VERL_USE_EXTERNAL_MODULES"] = ",".join(modules)
+        if config.trainer.device == "cpu":
+            env_vars.setdefault("VERL_PLATFORM", "cpu")
+        for key, value in os.environ.items():  # run-info and logger paths reach the TaskRunner actor
+            if key.startswith(FORWARDED_ENV_PREFIXES):
+                env_vars.setdefault(key, value)
+        for key, value in env_vars.items():
+            if key.startswith(("VERL_", "RAY_AUTH")):
+                os.environ.setdefault(key, str(value))
+    if config.trainer.device == "cpu":
+        from verl.plugin.platform import get_platform, set_platform
+
+        from verl_dsdr.cpu.patches import install_cpu_backend
+
+        install_cpu_backend()
+        if get_platform().device_name != "cpu":
+            from verl_dsdr.cpu.platform import PlatformCPU
+
+            set_platform(PlatformCPU())
+
+
+def apply_method_settings(config: DictConfig) -> None:
+    """What each method needs from verl's config, so one switch (``adv_estimator``) is enough."""
+    estimator = config.algorithm.adv_estimator
+    with open_dict(config):
+        if estimator in ("dsdr", "setpo"):
+            # Per-trajectory correctness, formula sets and embeddings for the group step.
+            config.reward.reward_manager.source = "register"
+            config.reward.reward_manager.name = "dsdr"
+        if estimator == "dsdr" and config.algorithm.dsdr.entropy_estimator == "full":
+            config.actor_rollout_ref.actor.calculate_entropy = True
+
+
+def run(config: DictConfig) -> None:
+    """Check, prepare and run (also callable from Python with a composed config)."""
+    check_config(config)
+    apply_method_settings(config)
+    prepare_environment(config)
+
+    from verl.trainer.main_ppo import run_ppo
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+    from verl.utils.device import auto_set_device
+
+    from verl_dsdr.task_runner import TaskRunner
+
+    auto_set_device(config)
+    validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    run_ppo(config, task_runner_class=TaskRunner)
+
+
+@hydra.main(config_path="config", config_name="dsdr_ppo", version_base=None)
+def main(config: DictConfig) -> None:
+    OmegaConf.set_struct(config, True)
+    run(config)
+
+
+if __name__ == "__main__":
+    main()

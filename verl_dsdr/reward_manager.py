@@ -1,0 +1,138 @@
+"""Reward-loop manager ``dsdr``: correctness, formula set and embedding of one trajectory.
+
+verl's reward loop scores each trajectory as soon as it is generated, in CPU worker
+processes, while the rest of the batch is still being sampled (``verl/experimental/
+reward_loop``). DSDR's per-trajectory work lives here so its cost hides behind rollout:
+
+- ``dsdr_correct``: the rule-based verifier, 0/1 (the reward itself);
+- ``dsdr_formulas``: the formula set ``S(o)`` of Eq. 7 as sorted canonical keys;
+- ``dsdr_embedding``: the L2-normalised response embedding of Eq. 4 (list of floats).
+
+They travel to the trainer in ``reward_extra_info`` (``extra_fields`` in TransferQueue),
+where :class:`verl_dsdr.trainer.DSDRTrainer` computes the group statistics. Embeddings of
+trajectories that finish together are encoded as one batch (:class:`MicroBatcher`).
+Validation skips formulas and embeddings unless ``algorithm.dsdr.diversity_in_validation``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from typing import Any, Optional
+
+from verl import DataProto
+from verl.experimental.reward_loop.reward_manager import register
+from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
+
+from verl_dsdr.scoring.correctness import compute_score as default_compute_score
+from verl_dsdr.scoring.formulas import extract_formulas
+from verl_dsdr.utils.batching import MicroBatcher
+
+logger = logging.getLogger(__name__)
+
+VALIDATE_FLAG = "dsdr_validate"  # set on validation prompts by DSDRTrainer._validate
+EMBEDDING_ESTIMATORS = ("dsdr", "setpo")
+FORMULA_ESTIMATORS = ("dsdr",)
+
+
+def is_validation(non_tensor: dict) -> bool:
+    if VALIDATE_FLAG in non_tensor:
+        return bool(non_tensor[VALIDATE_FLAG])
+    extra = non_tensor.get("extra_info") or {}
+    return isinstance(extra, dict) and str(extra.get("split", "")).lower() in ("test", "val", "validation")
+
+
+@register("dsdr")
+class DSDRRewardManager(RewardManagerBase):
+    """Per-trajectory scoring for DSDR and SetPO (see the module docstring)."""
+
+    _embedder = None
+    _embed_batcher: Optional[MicroBatcher] = None
+
+    def __init__(self, config, tokenizer, compute_score, reward_router_address=None, reward_model_tokenizer=None):
+        super().__init__(config, tokenizer, compute_score)
+        self.compute_score = compute_score or default_compute_score
+        self.is_async_score = inspect.iscoroutinefunction(self.compute_score)
+        algorithm = config.algorithm
+        self.dsdr = algorithm.dsdr
+        self.need_embeddings = algorithm.adv_estimator in EMBEDDING_ESTIMATORS
+        self.need_formulas = algorithm.adv_estimator in FORMULA_ESTIMATORS
+
+    @classmethod
+    def init_class(cls, config, tokenizer) -> None:
+        """Load the frozen encoder once per reward worker and say where it runs and what it costs."""
+        if cls._class_initialized:
+            return
+        super().init_class(config, tokenizer)
+        if config.algorithm.adv_estimator not in EMBEDDING_ESTIMATORS:
+            return
+        from verl_dsdr.scoring.embedder import ResponseEmbedder
+
+        e = config.algorithm.dsdr.embedder
+        start = time.perf_counter()
+        cls._embedder = ResponseEmbedder(
+            model=e.model, device=e.device, batch_size=int(e.batch_size), max_tokens=int(e.max_tokens), chunking=e.chunking
+        )
+        loaded = time.perf_counter() - start
+        per_response = cls._embedder.measure_cost()
+        rollouts = int(config.data.train_batch_size) * int(config.actor_rollout_ref.rollout.n)
+        workers = max(1, int(config.reward.num_workers))
+        message = (
+            f"[verl_dsdr] embedder {cls._embedder.describe()} loaded in {loaded:.1f}s; "
+            f"~{per_response * 1e3:.1f} ms per ~3,000-token response, ~{per_response * rollouts / workers:.1f}s per step "
+            f"per reward worker ({rollouts} rollouts over {workers} workers, overlapped with generation)"
+        )
+        print(message, flush=True)
+        if str(e.device).startswith("cpu") and _cuda_visible():
+            logger.warning(
+                "%s. A GPU is visible but the embedder runs on CPU: set algorithm.dsdr.embedder.device=cuda "
+                "if rollout leaves it time to hide behind.", message
+            )
+        cls._embed_batcher = MicroBatcher(cls._embedder.encode, max_batch=int(e.batch_size) * 4, window_s=0.01)
+
+    async def _score(self, data_source: str, text: str, ground_truth: str, extra_info: dict) -> dict:
+        kwargs = dict(data_source=data_source, solution_str=text, ground_truth=ground_truth, extra_info=extra_info)
+        if self.is_async_score:
+            result = await self.compute_score(**kwargs)
+        else:
+            result = await self.loop.run_in_executor(None, lambda: self.compute_score(**kwargs))
+        return result if isinstance(result, dict) else {"score": float(result)}
+
+    async def run_single(self, data: DataProto) -> dict:
+        item = data[-1:][0]
+        responses = item.batch["responses"]
+        length = int(item.batch["attention_mask"][-responses.shape[-1] :].sum())
+        ids = responses[:length]
+        text = await self.loop.run_in_executor(None, lambda: self.tokenizer.decode(ids, skip_special_tokens=True))
+        non_tensor = item.non_tensor_batch
+        extra_info = dict(non_tensor.get("extra_info") or {})
+        result = await self._score(
+            str(non_tensor["data_source"]), text, str(non_tensor["reward_model"]["ground_truth"]), extra_info
+        )
+        score = float(result["score"])
+        correct = 1.0 if bool(result.get("acc", score > 0)) else 0.0
+        extras: dict[str, Any] = {k: v for k, v in result.items() if k != "score"}
+        extras["acc"] = correct
+        extras["dsdr_correct"] = correct
+        if not is_validation(non_tensor) or bool(self.dsdr.diversity_in_validation):
+            start = time.perf_counter()
+            if self.need_formulas:
+                formulas = extract_formulas(
+                    text, canonical=self.dsdr.formulas.canonical, time_limit=float(self.dsdr.formulas.time_limit)
+                )
+                extras["dsdr_formulas"] = sorted(formulas)
+            if self.need_embeddings:
+                vector = await self._embed_batcher.submit(text)
+                extras["dsdr_embedding"] = [float(v) for v in vector]
+            extras["dsdr_scoring_seconds"] = time.perf_counter() - start
+        return {"reward_score": score, "reward_extra_info": extras}
+
+
+def _cuda_visible() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:  # torch without CUDA support
+        return False

@@ -1,0 +1,1 @@
+"""Per-trajectory scoring placeholder during development."""

@@ -1,0 +1,92 @@
+"""The Ray actor that builds and runs the trainer (verl-dsdr's counterpart of ``TaskRunnerV1``).
+
+verl's ``TaskRunnerV1`` (``verl/trainer/main_ppo.py``) picks the trainer class from
+``trainer.v1.trainer_mode``, where any mode but ``sync`` switches on asynchronous semantics.
+DSDR needs a *sync* trainer subclass, so this runner chooses the class from
+``algorithm.adv_estimator`` instead and otherwise follows the same sequence through verl's
+public pieces: TransferQueue, ``trainer.init()``, the agent-loop manager, ``trainer.fit()``.
+It lives in an importable module so Ray pickles it by reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import ray
+from omegaconf import DictConfig, OmegaConf
+
+# Estimators whose inputs (embeddings, formula sets, correctness) only the DSDR trainer gathers.
+GROUP_DIVERSITY_ESTIMATORS = ("dsdr", "setpo")
+
+
+def trainer_class_for(config: DictConfig):
+    """DSDRTrainer for the group-diversity estimators, verl's registered trainer otherwise."""
+    if config.algorithm.adv_estimator in GROUP_DIVERSITY_ESTIMATORS:
+        from verl_dsdr.trainer import DSDRTrainer
+
+        return DSDRTrainer
+    from verl.trainer.ppo.v1 import get_trainer_cls
+
+    return get_trainer_cls(config.trainer.v1.trainer_mode)
+
+
+def _worker_platform(trainer) -> list[str]:
+    """Ask every trainer worker which verl platform it runs on (for logs and tests)."""
+    workers = getattr(getattr(trainer, "actor_rollout_wg", None), "workers", None) or []
+
+    def _probe(_self):
+        from verl.utils.device import get_device_name
+
+        return get_device_name()
+
+    return ray.get([w.__ray_call__.remote(_probe) for w in workers])
+
+
+@ray.remote
+class TaskRunner:
+    """Builds the trainer inside the Ray cluster and trains."""
+
+    def run(self, config: DictConfig) -> None:
+        import transfer_queue as tq
+        from verl.trainer.ppo.v1 import AgentLoopManagerTQ
+        from verl.utils.import_utils import load_class_from_fqn
+        from verl.utils.logging_utils import configure_verl_logging
+
+        configure_verl_logging()
+        trainer_cls = trainer_class_for(config)
+        config.transfer_queue.enable = True
+        OmegaConf.resolve(config)
+        tq.init(config.transfer_queue)
+        trainer, succeeded = None, False
+        try:
+            trainer = trainer_cls(config=config)
+            trainer.init()
+            platforms = _worker_platform(trainer)
+            print(f"[verl_dsdr] trainer {trainer_cls.__name__}; worker platforms: {platforms}", flush=True)
+            self._write_run_info({"trainer": trainer_cls.__name__, "worker_platforms": platforms})
+            fqn = config.actor_rollout_ref.rollout.get("agent", {}).get("agent_loop_manager_class")
+            manager_cls = load_class_from_fqn(fqn, "AgentLoopManager") if fqn else AgentLoopManagerTQ
+            manager = manager_cls.create(
+                config=config,
+                llm_client=trainer.get_llm_client(),
+                teacher_client=trainer.get_teacher_client(),
+                reward_loop_worker_handles=trainer.get_reward_handles(),
+            )
+            trainer.fit(manager)
+            succeeded = True
+        finally:
+            try:
+                tracking = getattr(trainer, "logger", None)
+                if tracking is not None:
+                    tracking.finish(exit_code=0 if succeeded else 1)
+            finally:
+                tq.close()
+
+    @staticmethod
+    def _write_run_info(info: dict) -> None:
+        path = os.environ.get("VERL_DSDR_RUN_INFO")
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            with open(path, "w") as f:
+                json.dump(info, f, indent=2)
