@@ -109,19 +109,18 @@ def _mean(values: torch.Tensor, mask: torch.Tensor) -> float:
     return float(values[mask].mean()) if bool(mask.any()) else 0.0
 
 
-def group_outcomes(inputs: GroupInputs) -> dict[str, float]:
-    """Fractions of all-correct, all-wrong and mixed groups among real prompts."""
-    real_idx = torch.nonzero(inputs.real, as_tuple=True)[0].tolist()
-    groups: dict[str, list[bool]] = {}
-    for i in real_idx:
-        groups.setdefault(inputs.index[i], []).append(bool(inputs.correct[i]))
+def group_outcomes(index: Sequence, correct: torch.Tensor, real: torch.Tensor, prefix: str = "groups/") -> dict[str, float]:
+    """Fractions of all-correct, all-wrong and mixed groups among real prompts (GRPO's signal lives in mixed ones)."""
+    groups: dict = {}
+    for i in torch.nonzero(real, as_tuple=True)[0].tolist():
+        groups.setdefault(index[i], []).append(bool(correct[i]))
     n = max(1, len(groups))
     all_correct = sum(all(v) for v in groups.values())
     all_wrong = sum(not any(v) for v in groups.values())
     return {
-        "dsdr/frac_all_correct_groups": all_correct / n,
-        "dsdr/frac_all_wrong_groups": all_wrong / n,
-        "dsdr/frac_mixed_groups": (len(groups) - all_correct - all_wrong) / n,
+        f"{prefix}frac_all_correct": all_correct / n,
+        f"{prefix}frac_all_wrong": all_wrong / n,
+        f"{prefix}frac_mixed": (len(groups) - all_correct - all_wrong) / n,
     }
 
 
@@ -141,5 +140,6 @@ def dsdr_metrics(inputs: GroupInputs, stats: DSDRStats, settings: Any) -> dict[s
         "dsdr/coupling_weight_max": float(stats.weights.max()) if stats.weights.numel() else 0.0,
         "dsdr/coef_mean": _mean(stats.coef, real),
     }
-    metrics.update(group_outcomes(inputs))
+    metrics.update(group_outcomes(inputs.index, inputs.correct, inputs.real, prefix="dsdr/"))
+    metrics.update(group_outcomes(inputs.index, inputs.correct, inputs.real))
     return metrics

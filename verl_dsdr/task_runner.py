@@ -21,11 +21,16 @@ GROUP_DIVERSITY_ESTIMATORS = ("dsdr", "setpo")
 
 
 def trainer_class_for(config: DictConfig):
-    """DSDRTrainer for the group-diversity estimators, verl's registered trainer otherwise."""
+    """DSDRTrainer for the group-diversity estimators; verl's sync trainer (plus group-outcome
+    metrics) for every other estimator; verl's registered trainer for the async modes."""
     if config.algorithm.adv_estimator in GROUP_DIVERSITY_ESTIMATORS:
         from verl_dsdr.trainer import DSDRTrainer
 
         return DSDRTrainer
+    if config.trainer.v1.trainer_mode == "sync":
+        from verl_dsdr.trainer import GroupOutcomeTrainer
+
+        return GroupOutcomeTrainer
     from verl.trainer.ppo.v1 import get_trainer_cls
 
     return get_trainer_cls(config.trainer.v1.trainer_mode)

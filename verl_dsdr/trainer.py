@@ -52,6 +52,23 @@ class _FlaggedLoader:
         return getattr(self.loader, name)
 
 
+class GroupOutcomeTrainer(PPOTrainerSync):
+    """verl's sync trainer plus ``groups/`` metrics: fractions of all-correct, all-wrong and mixed groups.
+
+    Used for every estimator that DSDRTrainer does not handle (grpo, dapo, asym_grpo, ...);
+    the training step itself is verl's, untouched.
+    """
+
+    def _compute_advantage(self, batch, metrics: dict):
+        fetched = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["uid", "rm_scores"])
+        scores = fetched["rm_scores"]
+        scores = torch.stack([row.sum() for row in scores.unbind(0)]) if scores.is_nested else scores.sum(-1)
+        real = torch.tensor([not tag.get("is_padding", False) for tag in batch.tags], dtype=torch.bool)
+        index = list(fetched["uid"].tolist() if hasattr(fetched["uid"], "tolist") else fetched["uid"])
+        metrics.update(group_outcomes(index, (scores > 0) & real, real))
+        return super()._compute_advantage(batch, metrics)
+
+
 class DSDRTrainer(PPOTrainerSync):
     """Sync PPO trainer for ``algorithm.adv_estimator=dsdr|setpo`` (same semantics as verl's ``sync``)."""
 
@@ -133,7 +150,7 @@ class DSDRTrainer(PPOTrainerSync):
                 **common, setpo_contributions=contributions, setpo_correct=inputs.correct
             )
             metrics["setpo/contribution_mean"] = float(contributions[inputs.real].mean()) if inputs.real.any() else 0.0
-            metrics.update({k.replace("dsdr/", "setpo/"): v for k, v in group_outcomes(inputs).items()})
+            metrics.update(group_outcomes(inputs.index, inputs.correct, inputs.real))
         data.batch["advantages"], data.batch["returns"] = advantages, returns
 
         fields = ["advantages", "returns"]

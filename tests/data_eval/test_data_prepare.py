@@ -105,7 +105,7 @@ def test_dapo_processed_shape_and_boxed_style(tmp_path, capsys):
     assert got[1]["prompt"][0]["content"] == (
         "What is 3+3?\n\nPlease reason step by step, and put your final answer within \\boxed{}."
     )
-    assert got[1]["data_source"] == "dapo_math_boxed"
+    assert got[1]["data_source"] == "math17k_boxed"
     assert got[1]["reward_model"]["ground_truth"] == "6"
 
 

@@ -20,7 +20,7 @@ from .tokenizer import EOS_TOKEN, PAD_TOKEN
 class ModelShape:
     """The shape of the tiny model; `vocab_multiple` pads the vocabulary for aligned matmuls."""
 
-    hidden_size: int = 128
+    hidden_size: int = 64
     num_hidden_layers: int = 2
     num_attention_heads: int = 4
     num_key_value_heads: int = 2

@@ -86,8 +86,9 @@ def solution_forms(problem: ArithProblem) -> list[str]:
     """The distinct correct solution texts for `problem`, in a fixed order.
 
     Forms differ in step order, plain text versus LaTeX (`$...$`, `\\times`), and whether the
-    work is shown at all; each ends with the answer in `\\boxed{}`. Commutative single
-    operations get one extra form with the operands swapped.
+    work is shown at all; each ends with the answer in `\\boxed{}`. A single addition or
+    multiplication also has a form with the operands swapped, a subtraction one checked by
+    addition.
     """
     ops, r = problem.operands, answer(problem)
     end = f"The answer is {_boxed(r)}."
@@ -99,7 +100,7 @@ def solution_forms(problem: ArithProblem) -> list[str]:
         if problem.kind == "sub":
             forms.append(f"{b} + {r} = {a}, so {a} - {b} = {r}. {end}")
         else:
-            forms.append(f"{b} {sym} {a} = {r}. {end}")
+            forms.append(f"{b} {sym} {a} = {r}, so the answer is {_boxed(r)}.")
         forms.append(end)
         return forms
     if problem.kind == "add_mul":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 PAD_TOKEN = "<|endoftext|>"
@@ -20,10 +20,14 @@ IM_START_TOKEN = "<|im_start|>"
 EOS_TOKEN = "<|im_end|>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD_TOKEN, IM_START_TOKEN, EOS_TOKEN)
 
-# Pieces that merges may never cross: a LaTeX command or a word (each with an optional leading
-# space), a single digit with an optional leading space (numbers are spelled digit by digit, as
-# in Qwen), one punctuation mark with an optional leading space, one whitespace character.
-PRETOKENIZE_PATTERN = r" ?\\[A-Za-z]+| ?[A-Za-z]+| ?\d| ?[^\sA-Za-z\d]|\s"
+# Qwen2's own pre-tokenization (split pattern, NFC normalisation, byte-level symbols). It must be
+# exactly Qwen2's: for a checkpoint whose config says `model_type: qwen2`, transformers 5's
+# `AutoTokenizer` builds `Qwen2Tokenizer`, which keeps the saved vocabulary and merges but
+# re-creates this pipeline, so any other choice would tokenize differently after loading.
+# It spells numbers digit by digit and keeps a leading space on words.
+PRETOKENIZE_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 # Qwen2.5's ChatML layout without its default system message (which would not fit the task's
 # 64-token prompt budget): each turn is `<|im_start|>ROLE\nCONTENT<|im_end|>\n`, and
@@ -57,6 +61,7 @@ def train_bpe(corpus: Iterable[str], vocab_size: int) -> Tokenizer:
     if vocab_size < min_size:
         raise ValueError(f"vocab_size={vocab_size} is too small: it must be at least {min_size} (special tokens + 256 bytes)")
     tokenizer = Tokenizer(models.BPE())
+    tokenizer.normalizer = normalizers.NFC()
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [
             pre_tokenizers.Split(Regex(PRETOKENIZE_PATTERN), behavior="isolated"),

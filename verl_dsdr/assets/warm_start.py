@@ -27,9 +27,9 @@ from .tokenizer import EOS_TOKEN, PAD_TOKEN
 class WarmStartConfig:
     """Supervised warm-start settings (AdamW, linear warm-up then cosine decay to 10%)."""
 
-    steps: int = 400
+    steps: int = 1200
     batch_size: int = 32
-    lr: float = 3e-3
+    lr: float = 5e-3
     warmup_steps: int = 20
     weight_decay: float = 0.0
     grad_clip: float = 1.0
@@ -104,7 +104,7 @@ def warm_start(
     )
     model.train()
     losses: list[float] = []
-    bar = tqdm(range(config.steps), desc="warm start", disable=not progress, leave=False)
+    bar = tqdm(range(config.steps), desc="warm start", disable=not progress, leave=False, mininterval=1.0)
     for _ in bar:
         chosen = [problems[rng.randrange(len(problems))] for _ in range(config.batch_size)]
         batch = [(prompts[p], rng.choice(forms[p])) for p in chosen]
@@ -216,7 +216,8 @@ def measure(
 
     Returns a JSON-ready dict: the `GroupStats` fields; `accuracy_by_kind`; `forms_per_group`
     (mean number of distinct known correct forms in groups with a correct sample);
-    `forms_used` (form index -> count of correct samples written exactly in that form);
+    `texts_per_group` (mean number of distinct correct texts, listed forms or not, in the same
+    groups); `forms_used` (form index -> count of correct samples written exactly in that form);
     `correct_other` (correct samples matching no listed form); `examples` (a few decoded
     completions).
     """
@@ -230,6 +231,7 @@ def measure(
     correct: list[list[bool]] = []
     forms_used: Counter[int] = Counter()
     forms_per_group: list[int] = []
+    texts_per_group: list[int] = []
     by_kind: dict[str, list[bool]] = {}
     other = 0
     for g, problem in enumerate(problems):
@@ -249,11 +251,13 @@ def measure(
                 kinds.add(form)
         if any(flags):
             forms_per_group.append(len(kinds))
+            texts_per_group.append(len({t for t, ok in zip(group, flags, strict=True) if ok}))
     stats = group_stats(correct)
     return {
         **asdict(stats),
         "accuracy_by_kind": {k: sum(v) / len(v) for k, v in sorted(by_kind.items())},
         "forms_per_group": sum(forms_per_group) / len(forms_per_group) if forms_per_group else 0.0,
+        "texts_per_group": sum(texts_per_group) / len(texts_per_group) if texts_per_group else 0.0,
         "forms_used": {str(k): v for k, v in sorted(forms_used.items())},
         "correct_other": other,
         "examples": texts[: min(len(texts), 4)],

@@ -30,6 +30,15 @@ def _zero(*_args: Any, **_kwargs: Any) -> int:
     return 0
 
 
+def _total_memory() -> int:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except ImportError:
+        return 0
+
+
 def _build_device_module() -> types.ModuleType:
     """A ``torch.<device>``-like namespace for CPU.
 
@@ -51,13 +60,15 @@ def _build_device_module() -> types.ModuleType:
         "ipc_collect",
     ):
         setattr(module, name, _noop)
-    for name in ("memory_allocated", "max_memory_allocated", "memory_reserved", "max_memory_reserved", "current_device"):
+    for name in ("memory_allocated", "max_memory_allocated", "memory_reserved", "max_memory_reserved"):
         setattr(module, name, _zero)
+    module.current_device = lambda: "cpu"  # a `.to()` target, see PlatformCPU.current_device
     module.is_available = lambda: True
     module.device_count = lambda: 1
     module.get_device_name = lambda *_a, **_k: "CPU"
     module.get_device_capability = lambda *_a, **_k: (None, None)
     module.mem_get_info = lambda *_a, **_k: (0, 0)
+    module.get_device_properties = lambda *_a, **_k: types.SimpleNamespace(name="CPU", total_memory=_total_memory())
     module.memory_stats = lambda *_a, **_k: {}
     module.Stream = torch.cpu.Stream
     module.Event = torch.cpu.Event if hasattr(torch.cpu, "Event") else None
@@ -98,8 +109,10 @@ class PlatformCPU(PlatformBase):
         # Never auto-selected: a GPU box must keep its CUDA platform. Chosen only by VERL_PLATFORM=cpu.
         return False
 
-    def current_device(self) -> int:
-        return 0
+    def current_device(self) -> str:  # type: ignore[override]
+        # verl uses ``get_device_id()`` as a ``.to()`` target (verl/utils/fsdp_utils.py:507); an int
+        # there means a CUDA ordinal, so the CPU platform answers with the device string.
+        return "cpu"
 
     def device_count(self) -> int:
         return 1

@@ -23,6 +23,8 @@ from typing import Any, Generator, Optional
 import ray
 import torch
 
+from verl.utils.config import omega_conf_to_dataclass
+from verl.workers.config import HFModelConfig
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
 
@@ -67,6 +69,7 @@ class HFRolloutServer:
         self.config = config
         self.replica_rank = replica_rank
         self.global_steps: Optional[int] = None
+        model_config = omega_conf_to_dataclass(model_config, dataclass_type=HFModelConfig)
         path = model_config.local_path
         attn = (model_config.override_config or {}).get("attn_implementation", "sdpa")
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=attn)

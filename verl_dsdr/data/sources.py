@@ -91,5 +91,9 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def boxed_data_source(spec: DatasetSpec) -> str:
-    """``data_source`` for DAPO prompts rewritten in the boxed style, so the verifier expects ``\\boxed{}``."""
-    return "dapo_math_boxed" if spec.name == "dapo_math_17k" else spec.data_source
+    """``data_source`` for DAPO prompts rewritten in the boxed style.
+
+    The verifier reads an ``Answer:`` line first whenever the data_source contains "dapo", so this
+    name must not: with it the last ``\\boxed{}`` is read first.
+    """
+    return "math17k_boxed" if spec.name == "dapo_math_17k" else spec.data_source

@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-diversity", action="store_true", help="skip the diversity of correct responses")
     parser.add_argument("--embedder-model", default=None, help="sentence-transformers name or path (default: the "
                         "training embedder's default, all-MiniLM-L6-v2)")
-    parser.add_argument("--embedder-device", default="cpu", help="device for the embedder, e.g. cuda")
+    parser.add_argument("--embedder-device", default="auto", help="device for the embedder: auto (cuda when "
+                        "available), cpu, cuda, cuda:1")
     parser.add_argument("--embedder-batch-size", type=int, default=32)
     parser.add_argument("--embedder-max-tokens", type=int, default=256, help="tokens kept per response")
     parser.add_argument(
@@ -60,15 +61,15 @@ def run(args: argparse.Namespace) -> dict:
     if args.k_max is not None and args.k_max < 1:
         raise SampleError(f"--k-max must be >= 1, got {args.k_max}")
     samples = read_samples(args.samples)
-    correct = score_samples(samples, workers=args.workers, time_limit=args.time_limit, progress=not args.no_progress)
     encode = None
-    if not args.no_diversity:
+    if not args.no_diversity:  # loaded before scoring, so a bad embedder option fails fast
         encode = diversity.make_encoder(
             args.embedder_model,
             device=args.embedder_device,
             batch_size=args.embedder_batch_size,
             max_tokens=args.embedder_max_tokens,
         )
+    correct = score_samples(samples, workers=args.workers, time_limit=args.time_limit, progress=not args.no_progress)
     metrics = build_metrics(samples, correct, encode=encode, cluster_threshold=args.cluster_threshold, k_max=args.k_max)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         run(args)
-    except (SampleError, ScoringError) as err:
+    except (SampleError, ScoringError, diversity.EmbedderError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Encoder", "make_encoder", "count_clusters", "correct_diversity", "DEFAULT_CLUSTER_THRESHOLD"]
+__all__ = ["Encoder", "EmbedderError", "make_encoder", "count_clusters", "correct_diversity", "DEFAULT_CLUSTER_THRESHOLD"]
 
 Encoder = Callable[[list[str]], np.ndarray]
 """Texts -> L2-normalised embeddings ``(N, dim)``."""
@@ -25,11 +25,21 @@ Encoder = Callable[[list[str]], np.ndarray]
 DEFAULT_CLUSTER_THRESHOLD = 0.9
 
 
-def make_encoder(model: str | None = None, *, device: str = "cpu", batch_size: int = 32, max_tokens: int = 256) -> Encoder:
+class EmbedderError(RuntimeError):
+    """The sentence encoder could not be loaded; the message says which options fix it."""
+
+
+def make_encoder(model: str | None = None, *, device: str = "auto", batch_size: int = 32, max_tokens: int = 256) -> Encoder:
     """The training-time response embedder (``ResponseEmbedder``) as a plain function; ``model=None`` = its default."""
     from verl_dsdr.scoring.embedder import ResponseEmbedder
 
-    embedder = ResponseEmbedder(model=model, device=device, batch_size=batch_size, max_tokens=max_tokens)
+    try:
+        embedder = ResponseEmbedder(model=model, device=device, batch_size=batch_size, max_tokens=max_tokens)
+    except (ValueError, OSError) as err:
+        raise EmbedderError(
+            f"cannot load the embedder ({err}); pass --embedder-model NAME_OR_PATH / --embedder-device, "
+            "or --no-diversity"
+        ) from err
     return embedder.encode
 
 

@@ -61,7 +61,8 @@ class Outcome:
     """What happened to one bounded call.
 
     status: "ok" (value is the result), "timeout" (killed at the limit), "crashed" (the worker
-    died or could not start), "error" (the function raised; detail has the exception), or
+    died or could not start), "error" (the function raised; detail has the exception),
+    "starting" (the worker was still starting past the caller's ``wait_start``; nothing ran) or
     "closed" (the runner was closed).
     """
 
@@ -145,6 +146,7 @@ class _Worker:
         finally:
             child_sock.close()
         self.conn = Connection(parent_sock.detach())
+        self.started_at = time.monotonic()
         self.ready = False
         self.conn.send(list(sys.path))
         self.conn.send((preload, memory_limit_mb))
@@ -288,8 +290,14 @@ class BoundedRunner:
         kwargs: dict[str, Any] | None = None,
         *,
         timeout: float,
+        wait_start: float | None = None,
     ) -> Outcome:
-        """Run ``fn(*args, **kwargs)`` in a worker with a hard limit of ``timeout`` seconds."""
+        """Run ``fn(*args, **kwargs)`` in a worker with a hard limit of ``timeout`` seconds.
+
+        wait_start: at most this long to wait for a worker that is still starting (None: up to
+        ``startup_timeout``); past it the call returns ``Outcome("starting")`` and the worker keeps
+        starting for the next call.
+        """
         if timeout <= 0:
             raise ValueError(f"BoundedRunner.call: timeout must be > 0 seconds, got {timeout!r}")
         if self._closed:
@@ -298,16 +306,26 @@ class BoundedRunner:
         self._bump("calls")
         index = self._free.get()
         try:
-            return self._call_in(index, fn, tuple(args), dict(kwargs or {}), float(timeout))
+            return self._call_in(index, fn, tuple(args), dict(kwargs or {}), float(timeout), wait_start)
         finally:
             self._free.put(index)
 
-    def _call_in(self, index: int, fn, args, kwargs, timeout: float) -> Outcome:
+    def _call_in(
+        self, index: int, fn, args, kwargs, timeout: float, wait_start: float | None, retry: bool = True
+    ) -> Outcome:
         worker = self._slots[index]
+        if worker is not None and worker.proc.poll() is not None:  # died while idle (OOM killer, ...)
+            worker.kill()
+            worker = self._slots[index] = None
         try:
             if worker is None:
                 worker = self._start(index)
-            if not worker.wait_ready(self.startup_timeout):
+            startup_left = self.startup_timeout - (time.monotonic() - worker.started_at)
+            wait = startup_left if wait_start is None else min(wait_start, startup_left)
+            if not worker.wait_ready(max(wait, 0.0)):
+                if worker.proc.poll() is None and time.monotonic() - worker.started_at < self.startup_timeout:
+                    # still importing and the caller would not wait longer: keep it for the next call
+                    return Outcome("starting", detail=f"worker not ready within {wait:g} s")
                 self._bump("crashes")
                 self._replace(index)
                 return Outcome("crashed", detail=f"worker did not start within {self.startup_timeout:g} s")
@@ -318,6 +336,13 @@ class BoundedRunner:
         t0 = time.perf_counter()
         try:
             worker.conn.send((fn, args, kwargs))
+        except OSError as exc:  # the worker died before the request reached it: nothing ran
+            self._bump("crashes")
+            self._replace(index)
+            if not retry:
+                return Outcome("crashed", detail=f"worker died: {exc!r}")
+            return self._call_in(index, fn, args, kwargs, timeout, wait_start, retry=False)
+        try:
             if not worker.conn.poll(timeout):
                 self._bump("timeouts")
                 self._replace(index)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import OrderedDict
 from typing import Iterator
 
@@ -41,6 +42,8 @@ MAX_SPAN_CHARS = 20000
 """Raw spans longer than this are dropped without normalising them (bounded work per span)."""
 SYMPY_TIMEOUTS_PER_RESPONSE = 2
 """In sympy mode, after this many timeouts in one response the rest use the normalised string."""
+SYMPY_RESPONSE_BUDGET = 4.0
+"""In sympy mode one response spends at most this many times ``time_limit`` on parsing in total."""
 SYMPY_CACHE_SIZE = 65536
 
 # Line-structured environments: their rows (split at \\) are separate formulas, their "&"
@@ -60,32 +63,29 @@ _BLOCK_ENVS = frozenset(
 )
 MATH_ENVIRONMENTS = _LINE_ENVS | _WRAPPER_ENVS | _BLOCK_ENVS
 
-_BLANK = r"\n[ \t\r\f\v]*\n"
+# Every top-level alternative starts with a literal character, so the regex engine can skip
+# ahead with a fast character-set scan (about 10x faster than named groups at the top level);
+# the empty named groups only say which alternative matched.
+_BLANK = r"\n(?P<blank>[ \t\r\f\v]*\n)"
 _OUTSIDE = re.compile(
-    r"(?P<esc>\\\\|\\\$)"
-    r"|(?P<dd>\$\$)"
-    r"|(?P<d>\$)"
-    r"|(?P<paren>\\\()"
-    r"|(?P<brack>\\\[)"
-    r"|\\begin\{(?P<env>[A-Za-z]{1,24}\*?)\}"
-    r"|(?P<box>\\(?:boxed|fbox) ?\{)"
+    r"\\(?:(?P<esc>[\\$])|(?P<paren>\()|(?P<brack>\[)|begin\{(?P<env>[A-Za-z]{1,24}\*?)\}"
+    r"|(?P<box>(?:boxed|fbox) ?\{))"
+    r"|\$(?:(?P<dd>\$)|(?P<d>))"
 )
 _CLOSERS = {
-    "$": re.compile(r"(?P<esc>\\\\|\\\$)|(?P<close>\$)|(?P<blank>" + _BLANK + ")"),
-    "$$": re.compile(r"(?P<esc>\\\\|\\\$)|(?P<close>\$\$)|(?P<blank>" + _BLANK + ")"),
-    "\\(": re.compile(r"(?P<esc>\\\\)|(?P<close>\\\))|(?P<blank>" + _BLANK + ")"),
-    "\\[": re.compile(r"(?P<esc>\\\\)|(?P<close>\\\])|(?P<blank>" + _BLANK + ")"),
+    "$": re.compile(r"\\(?P<esc>[\\$])|\$(?P<close>)|" + _BLANK),
+    "$$": re.compile(r"\\(?P<esc>[\\$])|\$(?P<close>\$)|" + _BLANK),
+    "\\(": re.compile(r"\\(?:(?P<esc>\\)|(?P<close>\)))|" + _BLANK),
+    "\\[": re.compile(r"\\(?:(?P<esc>\\)|(?P<close>\]))|" + _BLANK),
 }
-_BRACES = re.compile(r"(?P<esc>\\[\\{}])|(?P<open>\{)|(?P<close>\})|(?P<blank>" + _BLANK + ")")
+_BRACES = re.compile(r"\\(?P<esc>[\\{}])|\{(?P<open>)|\}(?P<close>)|" + _BLANK)
 _env_closers: dict[str, re.Pattern[str]] = {}
 
 
 def _env_closer(name: str) -> re.Pattern[str]:
     pattern = _env_closers.get(name)
     if pattern is None:
-        pattern = re.compile(
-            r"(?P<esc>\\\\)|(?P<close>\\end\{" + re.escape(name) + r"\})|(?P<blank>" + _BLANK + ")"
-        )
+        pattern = re.compile(r"\\(?:(?P<esc>\\)|(?P<close>end\{" + re.escape(name) + r"\}))|" + _BLANK)
         _env_closers[name] = pattern
     return pattern
 
@@ -200,10 +200,36 @@ _RENAMED_COMMANDS = {"dfrac": "\\frac", "tfrac": "\\frac"}
 _UNWRAP_COMMANDS = frozenset({"boxed", "fbox"})
 _SUPPRESS_COMMANDS = frozenset({"label", "tag"})
 _TRAILING = ".,;:"
-_SIMPLE = re.compile(r"[\\{}&~$]")
+# Spans without rows, alignment, environments, \boxed/\label/\tag or escaped \ ~ $ are
+# normalised by three C-level substitutions instead of the token loop (same result; tested).
+_NEEDS_TOKENS = re.compile(r"&|\\(?:[\\~$]|(?:begin|end|boxed|fbox|label|tag)(?![A-Za-z]))")
+_RENAME = re.compile(r"\\[dt]frac(?![A-Za-z])")
+_SIZING = r"(?:left|right|[Bb]igg?[lrm]?|displaystyle|textstyle|scriptstyle|scriptscriptstyle|nonumber|notag)"
+_SPACING = (
+    r"(?:\\(?:(?:quad|qquad|enspace|thinspace|medspace|thickspace|negthinspace|negmedspace"
+    r"|negthickspace|enskip|hfill)(?![A-Za-z])|[,;:!>\s]))"
+)
+_KEY_DROP = re.compile(r"\\(?:left|right)\s*\.|\\" + _SIZING + r"(?![A-Za-z])|" + _SPACING + r"|[~$\s]")
+_SRC_DROP = re.compile(r"\\(?:left|right)\s*\.|\\" + _SIZING + r"(?![A-Za-z])|[~$]")
+_SRC_SPACE = re.compile(_SPACING)
 
 
 def _normalise(content: str) -> list[tuple[str, str]]:
+    """Split a span into lines and return ``(key, latex_source)`` per non-empty line.
+
+    See ``_normalise_tokens`` for the rules; this dispatches simple spans to a faster path.
+    """
+    if _NEEDS_TOKENS.search(content):
+        return _normalise_tokens(content)
+    renamed = _RENAME.sub(r"\\frac", content)
+    key = _KEY_DROP.sub("", renamed).rstrip(_TRAILING)
+    if not key or len(key) > MAX_KEY_CHARS:
+        return []
+    src = " ".join(_SRC_SPACE.sub(" ", _SRC_DROP.sub("", renamed)).split()).rstrip(_TRAILING).strip()
+    return [(key, src)]
+
+
+def _normalise_tokens(content: str) -> list[tuple[str, str]]:
     """Split a span into lines and return ``(key, latex_source)`` per non-empty line.
 
     key: whitespace, ``\\left``/``\\right`` (and ``\\bigl`` etc.), ``\\displaystyle``, spacing
@@ -213,11 +239,6 @@ def _normalise(content: str) -> list[tuple[str, str]]:
     line-structured environment wrappers (aligned, ...) vanish.
     latex_source: the same text with whitespace kept as single spaces (parsable LaTeX).
     """
-    if not _SIMPLE.search(content):
-        key = "".join(content.split()).rstrip(_TRAILING)
-        if not key:
-            return []
-        return [(key, " ".join(content.split()).rstrip(_TRAILING).strip())]
     lines: list[tuple[str, str]] = []
     key: list[str] = []
     src: list[str] = []
@@ -232,7 +253,7 @@ def _normalise(content: str) -> list[tuple[str, str]]:
     def end_line() -> None:
         k = "".join(key).rstrip(_TRAILING)
         if k and len(k) <= MAX_KEY_CHARS:
-            lines.append((k, "".join(src).strip().rstrip(_TRAILING).strip()))
+            lines.append((k, " ".join("".join(src).split()).rstrip(_TRAILING).strip()))
         key.clear()
         src.clear()
 
@@ -402,17 +423,23 @@ _sympy_cache = _LRU(SYMPY_CACHE_SIZE)
 def _check_mode(canonical: str, time_limit: float) -> None:
     if canonical not in CANONICAL_MODES:
         raise ValueError(
-            f"unknown formula canonical mode {canonical!r}: allowed values are {', '.join(CANONICAL_MODES)} "
-            "(algorithm.dsdr.formula.canonical)"
+            f"unknown formula canonical mode {canonical!r}: use one of {', '.join(CANONICAL_MODES)}"
         )
     if not time_limit > 0:
         raise ValueError(f"formula time_limit must be > 0 seconds, got {time_limit!r}")
 
 
 def _canonicalise(pairs: list[tuple[str, str]], time_limit: float) -> list[str]:
-    from verl_dsdr.scoring.bounded import scoring_runner
+    """Sympy keys for ``(key, source)`` pairs; the string key wherever sympy did not answer in time.
+
+    Each parse gets at most ``time_limit`` s; the whole list at most SYMPY_RESPONSE_BUDGET times
+    that (waiting for a restarting worker included) and at most SYMPY_TIMEOUTS_PER_RESPONSE
+    timeouts. Parse results and failures are cached; budget skips are not (they may parse later).
+    """
+    from verl_dsdr.scoring import bounded
 
     runner = None
+    deadline = time.monotonic() + SYMPY_RESPONSE_BUDGET * time_limit
     timeouts = 0
     out = []
     for key, source in pairs:
@@ -420,15 +447,18 @@ def _canonicalise(pairs: list[tuple[str, str]], time_limit: float) -> list[str]:
         if cached is not None:
             out.append(cached)
             continue
-        if timeouts >= SYMPY_TIMEOUTS_PER_RESPONSE:
+        left = deadline - time.monotonic()
+        if timeouts >= SYMPY_TIMEOUTS_PER_RESPONSE or left <= 0:
             out.append(key)
             continue
-        runner = runner or scoring_runner()
-        outcome = runner.call_outcome(_sympy_canonical, (source,), timeout=time_limit)
+        runner = runner or bounded.scoring_runner()
+        limit = min(time_limit, left)
+        outcome = runner.call_outcome(_sympy_canonical, (source,), timeout=limit, wait_start=left)
+        value = outcome.value if outcome.ok and outcome.value else key
         if outcome.status in ("timeout", "crashed"):
             timeouts += 1
-        value = outcome.value if outcome.ok and outcome.value else key
-        if outcome.status != "closed":
+        # a verdict is cached; a cut-short limit, a starting worker or a closed runner is not one
+        if outcome.status in ("ok", "error", "crashed") or (outcome.status == "timeout" and limit == time_limit):
             _sympy_cache.put(key, value)
         out.append(value)
     return out

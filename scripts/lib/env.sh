@@ -1,0 +1,58 @@
+# Shared environment for the project's scripts: the venv, and caches kept under the repo.
+# Source it from a script in scripts/ (it defines REPO, CACHE, ensure_venv, ray_cleanup).
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE="${VERL_DSDR_CACHE:-$REPO/.cache/verl_dsdr}"
+export VERL_DSDR_CACHE="$CACHE"
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$REPO/.cache/pip}"
+export HF_HOME="${HF_HOME:-$REPO/.cache/huggingface}"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+export TOKENIZERS_PARALLELISM=false RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0
+export MPLCONFIGDIR="${MPLCONFIGDIR:-$REPO/.cache/matplotlib}"
+export WANDB_MODE=disabled WANDB_DIR="$REPO/.cache/wandb"
+VENV="${VERL_DSDR_VENV:-$REPO/.venv}"
+PYTHON="$VENV/bin/python"
+
+# Ray's session folder: under the cache when the path is short enough for Ray's unix sockets.
+ray_temp_dir() {
+  local dir="$CACHE/ray"
+  if [ "${#dir}" -gt 60 ]; then dir="/tmp/verl_dsdr_ray_$(id -u)"; fi
+  mkdir -p "$dir" && echo "$dir"
+}
+
+# Create .venv if missing and install the package (with extras "$1", e.g. "test").
+ensure_venv() {
+  local extras="${1:-}"
+  if [ ! -x "$PYTHON" ]; then
+    echo "[verl-dsdr] creating $VENV"
+    python3 -m venv "$VENV"
+    "$PYTHON" -m pip install -q --upgrade pip setuptools wheel
+  fi
+  local spec="$REPO"
+  if [ -n "$extras" ]; then spec="$REPO[$extras]"; fi
+  local stamp="$VENV/.verl_dsdr_installed_${extras:-base}"
+  local digest
+  digest="$(cat "$REPO/requirements.txt" "$REPO/setup.py" | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    echo "[verl-dsdr] installing requirements (first run: a few minutes, torch is large)"
+    local start=$SECONDS
+    "$PYTHON" -m pip install -q -e "$spec"
+    echo "$digest" > "$stamp"
+    echo "[verl-dsdr] installed in $((SECONDS - start))s"
+  fi
+}
+
+# Stop the Ray processes of *our* session folder only (never by a broad name).
+ray_cleanup() {
+  local dir="$1"
+  local pids
+  pids="$(pgrep -f -- "$dir" || true)"
+  if [ -n "$pids" ]; then
+    echo "[verl-dsdr] stopping leftover Ray processes of $dir: $(echo $pids | tr '\n' ' ')"
+    kill $pids 2>/dev/null || true
+    sleep 2
+    pids="$(pgrep -f -- "$dir" || true)"
+    [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+  fi
+  return 0
+}
