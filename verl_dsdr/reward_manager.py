@@ -117,9 +117,10 @@ class DSDRRewardManager(RewardManagerBase):
         extras["dsdr_correct"] = correct
         if not is_validation(non_tensor) or bool(self.dsdr.diversity_in_validation):
             start = time.perf_counter()
-            if self.need_formulas:
-                formulas = extract_formulas(
-                    text, canonical=self.dsdr.formulas.canonical, time_limit=float(self.dsdr.formulas.time_limit)
+            if self.need_formulas:  # off the event loop: sympy mode may wait on its hard time limit
+                canonical, limit = str(self.dsdr.formulas.canonical), float(self.dsdr.formulas.time_limit)
+                formulas = await self.loop.run_in_executor(
+                    None, lambda: extract_formulas(text, canonical=canonical, time_limit=limit)
                 )
                 extras["dsdr_formulas"] = sorted(formulas)
             if self.need_embeddings:

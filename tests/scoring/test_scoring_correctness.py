@@ -27,6 +27,8 @@ def test_extract_dapo_form_and_precedence():
     assert extract_answer(text, "aime24") == "41"
     # without any box the Answer: line is used for every data source
     assert extract_answer("so\nanswer:  $3\\pi$.", None) == "3\\pi"
+    # markdown emphasis around the line is not part of the answer
+    assert extract_answer("**Answer:** $17$", "math_dapo") == "17"
     # DAPO source without an Answer: line falls back to the box
     assert extract_answer("\\boxed{5}", "DAPO-Math-17K") == "5"
 

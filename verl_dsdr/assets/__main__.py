@@ -20,10 +20,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m verl_dsdr.assets", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build (or reuse) the tokenizer, model, warm start and parquet files")
-    build.add_argument("--cache-dir", default=None, help=f"cache folder (default: ${{VERL_DSDR_CACHE}} or {default_cache_dir()})")
+    build.add_argument(
+        "--cache-dir", default=None, help=f"cache folder (default: $VERL_DSDR_CACHE or {default_cache_dir()})"
+    )
     build.add_argument("--seed", type=int, default=0, help="seed for data split, model init, warm start (default 0)")
     build.add_argument("--warm-start-steps", type=int, default=None, help="override the number of warm-start steps")
-    build.add_argument("--print-env", action="store_true", help="print `export MODEL_PATH=... TRAIN_FILE=... VAL_FILE=...`")
+    build.add_argument(
+        "--print-env", action="store_true", help="print `export MODEL_PATH=... TRAIN_FILE=... VAL_FILE=...` lines"
+    )
     return parser
 
 

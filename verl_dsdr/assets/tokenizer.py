@@ -59,7 +59,9 @@ def train_bpe(corpus: Iterable[str], vocab_size: int) -> Tokenizer:
     """
     min_size = len(SPECIAL_TOKENS) + 256
     if vocab_size < min_size:
-        raise ValueError(f"vocab_size={vocab_size} is too small: it must be at least {min_size} (special tokens + 256 bytes)")
+        raise ValueError(
+            f"vocab_size={vocab_size} is too small: it must be at least {min_size} (special tokens + 256 bytes)"
+        )
     tokenizer = Tokenizer(models.BPE())
     tokenizer.normalizer = normalizers.NFC()
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(

@@ -266,12 +266,17 @@ class BoundedRunner:
             self._slots[index] = None  # closed, or retried lazily by the next call
 
     def start(self) -> None:
-        """Start every worker now and wait until all are ready (optional warm-up)."""
+        """Start every worker now and wait until all are ready (optional warm-up; no-op once closed)."""
+        if self._closed:
+            return
         self._check_fork()
         taken = [self._free.get() for _ in range(self.workers)]
         try:
             for i in taken:
-                worker = self._slots[i] or self._start(i)
+                try:
+                    worker = self._slots[i] or self._start(i)
+                except OSError:  # closed meanwhile, or no process could be started
+                    continue
                 if not worker.wait_ready(self.startup_timeout):
                     self._replace(i)
         finally:

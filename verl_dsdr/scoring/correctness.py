@@ -73,11 +73,12 @@ def _answer_line(text: str) -> str | None:
 
 
 def _strip_answer(answer: str) -> str:
-    """Remove what surrounds an answer: whitespace, ``$``, a whole ``\\boxed{..}``, a final period."""
+    """Remove what surrounds an answer: whitespace, ``$``, markdown ``**``, a whole ``\\boxed{..}``,
+    a final period."""
     answer = answer.strip()
     for _ in range(3):
         before = answer
-        answer = answer.strip().strip("$").strip()
+        answer = answer.strip().strip("$*").strip()
         if answer.startswith(("\\boxed", "\\fbox")):
             inner = _last_boxed(answer)
             if inner is not None and answer.rstrip().endswith("}"):

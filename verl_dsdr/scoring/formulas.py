@@ -8,9 +8,10 @@ re-scanned, so extraction is linear in the input on any text (no catastrophic ba
 
 Math spans: ``$..$``, ``$$..$$``, ``\\(..\\)``, ``\\[..\\]``, ``\\begin{ENV}..\\end{ENV}`` for ENV in
 ``MATH_ENVIRONMENTS`` and ``\\boxed{..}`` / ``\\fbox{..}`` (brace-matched) found outside math. A blank
-line closes nothing: it abandons the open span (LaTeX forbids paragraph breaks in math), and the
-scan resumes after it. A span's content is split into lines at top-level ``\\\\`` (alignment
-rows), each line becomes one key after normalisation (see ``_normalise``).
+line inside an open span abandons it (LaTeX forbids paragraph breaks in math): its opener counts
+as text and the scan resumes after the blank line. A closing ``$`` is never followed by a digit
+("$5 and $10" is not math). A span's content is split into lines at top-level ``\\\\``
+(alignment rows); each line becomes one key after normalisation (see ``_normalise_tokens``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Hydra configs: dsdr_ppo.yaml (the entry config) and preset/ (cpu, none)."""
