@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import Any, Iterable
 
 from omegaconf import DictConfig, OmegaConf
@@ -75,8 +76,12 @@ def _is_remote(value: str) -> bool:
     return "://" in value
 
 
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
 def _looks_like_hub_id(value: str) -> bool:
-    return value.count("/") == 1 and not value.startswith((".", "/", "~")) and not os.path.splitext(value)[1]
+    """``org/name`` (verl resolves it from the Hugging Face cache); anything else is a local path."""
+    return bool(_HUB_ID.match(value)) and not value.endswith((".parquet", ".json", ".jsonl"))
 
 
 def check_dsdr(section: DictConfig) -> None:

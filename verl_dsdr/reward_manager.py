@@ -16,6 +16,7 @@ Validation skips formulas and embeddings unless ``algorithm.dsdr.diversity_in_va
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -96,7 +97,7 @@ class DSDRRewardManager(RewardManagerBase):
         if self.is_async_score:
             result = await self.compute_score(**kwargs)
         else:
-            result = await self.loop.run_in_executor(None, lambda: self.compute_score(**kwargs))
+            result = await asyncio.get_running_loop().run_in_executor(None, lambda: self.compute_score(**kwargs))
         return result if isinstance(result, dict) else {"score": float(result)}
 
     async def run_single(self, data: DataProto) -> dict:
@@ -104,7 +105,7 @@ class DSDRRewardManager(RewardManagerBase):
         responses = item.batch["responses"]
         length = int(item.batch["attention_mask"][-responses.shape[-1] :].sum())
         ids = responses[:length]
-        text = await self.loop.run_in_executor(None, lambda: self.tokenizer.decode(ids, skip_special_tokens=True))
+        text = await asyncio.get_running_loop().run_in_executor(None, lambda: self.tokenizer.decode(ids, skip_special_tokens=True))
         non_tensor = item.non_tensor_batch
         extra_info = dict(non_tensor.get("extra_info") or {})
         result = await self._score(
@@ -119,7 +120,7 @@ class DSDRRewardManager(RewardManagerBase):
             start = time.perf_counter()
             if self.need_formulas:  # off the event loop: sympy mode may wait on its hard time limit
                 canonical, limit = str(self.dsdr.formulas.canonical), float(self.dsdr.formulas.time_limit)
-                formulas = await self.loop.run_in_executor(
+                formulas = await asyncio.get_running_loop().run_in_executor(
                     None, lambda: extract_formulas(text, canonical=canonical, time_limit=limit)
                 )
                 extras["dsdr_formulas"] = sorted(formulas)

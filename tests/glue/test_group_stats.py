@@ -1,0 +1,80 @@
+"""Trainer-side group step from reward extras: padding rows, missing extras, metrics by hand."""
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from verl_dsdr.group_stats import dsdr_metrics, dsdr_stats, gather_inputs, group_outcomes, setpo_stats
+
+SETTINGS = OmegaConf.create(
+    {"peers": "all", "semantic_weight": 0.5, "tau": 5.0, "sigma_d": 1.0, "coupling": "softmax", "lambda_d": 0.001}
+)
+
+
+def _extra(correct, emb, formulas):
+    return {"reward_extra_info": {"dsdr_correct": float(correct), "dsdr_embedding": emb, "dsdr_formulas": formulas}}
+
+
+def _batch():
+    # Group "a": two correct rollouts with orthogonal embeddings and disjoint formulas, one wrong duplicate of the
+    # first. Group "b": all wrong. Last row: verl padding (copies row 0's extras, uid "pad").
+    extras = [
+        _extra(1, [1.0, 0.0], ["x=1"]),
+        _extra(1, [0.0, 1.0], ["y=2"]),
+        _extra(0, [1.0, 0.0], ["x=1"]),
+        _extra(0, [1.0, 0.0], []),
+        _extra(0, [1.0, 0.0], []),
+        _extra(1, [1.0, 0.0], ["x=1"]),
+    ]
+    uids = ["a", "a", "a", "b", "b", "pad"]
+    padding = [False, False, False, False, False, True]
+    return extras, uids, padding
+
+
+def test_stats_by_hand_and_padding_rows_are_zero():
+    extras, uids, padding = _batch()
+    inputs = gather_inputs(extras, uids, padding, need_embeddings=True, need_formulas=True)
+    assert inputs.correct.tolist() == [True, True, False, False, False, False]  # padding never correct
+    stats = dsdr_stats(inputs, SETTINGS)
+    # D_emb row0: distances to row1 (orthogonal) = 1/2, to row2 (identical) = 0 -> mean 0.25.
+    # D_emb row1: both others orthogonal -> 0.5. D_eq row0: "x=1" also in row2 -> 0; row1: "y=2" unique -> 1.
+    torch.testing.assert_close(stats.semantic[:3], torch.tensor([0.25, 0.5, 0.25]))
+    torch.testing.assert_close(stats.formula[:3], torch.tensor([0.0, 1.0, 0.0]))
+    torch.testing.assert_close(stats.diversity[:3], torch.tensor([0.125, 0.75, 0.125]))
+    # Coupling over the correct rows 0, 1: softmax(5 * [0.125, 0.75]); c_i = G * w_i with G = 3.
+    w = torch.softmax(torch.tensor([0.625, 3.75]), 0)
+    torch.testing.assert_close(stats.weights[:2], w)
+    torch.testing.assert_close(stats.coef[:2], 3 * w)
+    assert stats.weights[2:].abs().sum() == 0 and stats.coef[5] == 0 and stats.diversity[5] == 0
+
+
+def test_metrics_by_hand():
+    extras, uids, padding = _batch()
+    inputs = gather_inputs(extras, uids, padding, need_embeddings=True, need_formulas=True)
+    m = dsdr_metrics(inputs, dsdr_stats(inputs, SETTINGS), SETTINGS)
+    assert m["dsdr/frac_all_wrong"] == 0.5 and m["dsdr/frac_mixed"] == 0.5 and m["dsdr/frac_all_correct"] == 0.0
+    assert m["dsdr/d_correct_mean"] == pytest.approx((0.125 + 0.75) / 2)
+    assert m["dsdr/bonus_mean"] == pytest.approx(0.001 * (0.125 + 0.75) / 5)  # over the 5 real rollouts
+    assert m["groups/frac_mixed"] == 0.5
+
+
+def test_missing_extras_name_the_reward_manager_setting():
+    extras, uids, padding = _batch()
+    del extras[1]["reward_extra_info"]["dsdr_embedding"]
+    with pytest.raises(ValueError, match="reward.reward_manager.name=dsdr"):
+        gather_inputs(extras, uids, padding, need_embeddings=True, need_formulas=True)
+
+
+def test_setpo_contributions_zero_on_padding():
+    extras, uids, padding = _batch()
+    inputs = gather_inputs(extras, uids, padding, need_embeddings=True, need_formulas=False)
+    s = setpo_stats(inputs)
+    assert s[5] == 0 and torch.isfinite(s).all()
+    assert s[1] > s[0]  # the isolated rollout contributes more to set diversity
+
+
+def test_group_outcomes_counts_real_groups_only():
+    out = group_outcomes(np.array(["a", "a", "b", "b", "pad"]), torch.tensor([1, 1, 0, 1, 1]).bool(),
+                         torch.tensor([1, 1, 1, 1, 0]).bool())
+    assert out == {"groups/frac_all_correct": 0.5, "groups/frac_all_wrong": 0.0, "groups/frac_mixed": 0.5}

@@ -1,0 +1,75 @@
+"""The `dsdr` reward-loop manager on single trajectories, as verl's reward loop calls it."""
+
+import asyncio
+
+import numpy as np
+import pytest
+import torch
+from verl import DataProto
+
+from verl_dsdr.assets.tokenizer import build_tokenizer
+from verl_dsdr.reward_manager import VALIDATE_FLAG, DSDRRewardManager
+
+CORPUS = [
+    "Compute 3 + 4 * 2. We have $4 \\cdot 2 = 8$ and $3 + 8 = 11$. So \\boxed{11}",
+    "The answer is \\boxed{12} because $2 + 10 = 12$.",
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer(CORPUS * 20, vocab_size=300)
+
+
+@pytest.fixture(scope="module")
+def manager(compose_config, tokenizer):
+    config = compose_config("algorithm.adv_estimator=dsdr", "data.train_batch_size=2", "actor_rollout_ref.rollout.n=2")
+    DSDRRewardManager._class_initialized = False
+    return DSDRRewardManager(config, tokenizer, compute_score=None)
+
+
+def _row(tokenizer, response: str, ground_truth: str, **non_tensor) -> DataProto:
+    prompt = torch.tensor(tokenizer.encode("Compute 3 + 4 * 2."))
+    resp = torch.tensor(tokenizer.encode(response) or [tokenizer.pad_token_id], dtype=torch.long)
+    valid = len(tokenizer.encode(response))
+    attention = torch.cat([torch.ones(len(prompt)), torch.ones(len(resp))]).long()
+    attention[len(prompt) + valid :] = 0
+    fields = {
+        "data_source": "verl_dsdr/arith",
+        "reward_model": {"ground_truth": ground_truth},
+        "extra_info": {"index": 0, "split": "train"},
+        **non_tensor,
+    }
+    return DataProto.from_dict(
+        tensors={"prompts": prompt[None], "responses": resp[None], "attention_mask": attention[None]},
+        non_tensors={k: np.array([v], dtype=object) for k, v in fields.items()},
+    )
+
+
+def test_correct_response_gets_reward_formulas_and_unit_embedding(manager, tokenizer):
+    out = asyncio.run(manager.run_single(_row(tokenizer, CORPUS[0], "11")))
+    info = out["reward_extra_info"]
+    assert out["reward_score"] == 1.0 and info["dsdr_correct"] == 1.0
+    assert "3+8=11" in info["dsdr_formulas"] and "4\\cdot2=8" in info["dsdr_formulas"]
+    emb = np.asarray(info["dsdr_embedding"])
+    assert emb.shape == (384,) and np.linalg.norm(emb) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_wrong_response_gets_zero(manager, tokenizer):
+    out = asyncio.run(manager.run_single(_row(tokenizer, CORPUS[1], "11")))
+    assert out["reward_score"] == 0.0 and out["reward_extra_info"]["dsdr_correct"] == 0.0
+
+
+def test_validation_skips_training_only_work(manager, tokenizer):
+    out = asyncio.run(manager.run_single(_row(tokenizer, CORPUS[0], "11", **{VALIDATE_FLAG: True})))
+    info = out["reward_extra_info"]
+    assert out["reward_score"] == 1.0
+    assert "dsdr_embedding" not in info and "dsdr_formulas" not in info
+
+
+def test_empty_and_huge_responses_keep_their_row(manager, tokenizer):
+    empty = asyncio.run(manager.run_single(_row(tokenizer, "", "11")))
+    assert empty["reward_score"] == 0.0 and empty["reward_extra_info"]["dsdr_formulas"] == []
+    huge = "$" + "{" * 5000 + "\\boxed{" + "1" * 200_000
+    out = asyncio.run(manager.run_single(_row(tokenizer, huge, "11")))
+    assert out["reward_score"] == 0.0 and len(out["reward_extra_info"]["dsdr_embedding"]) == 384
