@@ -123,12 +123,18 @@ shared_args() {
   local logger quoted=()
   IFS=',' read -r -a loggers <<<"${LOGGERS:-console,file}"
   for logger in "${loggers[@]}"; do quoted+=("'$logger'"); done
-  local logger_list
+  local logger_list train_file val_files model_path run_dir hydra_dir
   logger_list="$(IFS=','; echo "${quoted[*]}")"
+  # Each value is computed before the array so that set -e stops on a bad path.
+  train_file="$(hydra_string "$TRAIN_FILE")"
+  val_files="$(val_files_list)"
+  model_path="$(hydra_string "$MODEL_PATH")"
+  run_dir="$(hydra_string "$RUN_DIR")"
+  hydra_dir="$(hydra_string "$RUN_DIR/hydra/$(date +%Y%m%d-%H%M%S)")"
   SHARED_ARGS=(
     # data
-    "data.train_files=$(hydra_string "$TRAIN_FILE")"
-    "data.val_files=$(val_files_list)"
+    "data.train_files=$train_file"
+    "data.val_files=$val_files"
     "data.train_batch_size=$TRAIN_BATCH_SIZE"
     "data.max_prompt_length=$MAX_PROMPT_LENGTH"
     "data.max_response_length=$MAX_RESPONSE_LENGTH"
@@ -136,7 +142,7 @@ shared_args() {
     "data.truncation=error"
     "data.shuffle=true"
     # model
-    "actor_rollout_ref.model.path=$(hydra_string "$MODEL_PATH")"
+    "actor_rollout_ref.model.path=$model_path"
     "actor_rollout_ref.model.use_remove_padding=true"
     "actor_rollout_ref.model.enable_gradient_checkpointing=true"
     # actor update
@@ -177,9 +183,9 @@ shared_args() {
     "trainer.resume_mode=auto"
     "trainer.project_name=$PROJECT_NAME"
     "trainer.experiment_name=$EXPERIMENT"
-    "trainer.default_local_dir=$(hydra_string "$RUN_DIR")"
+    "trainer.default_local_dir=$run_dir"
     "trainer.logger=[$logger_list]"
-    "hydra.run.dir=$(hydra_string "$RUN_DIR/hydra/$(date +%Y%m%d-%H%M%S)")"
+    "hydra.run.dir=$hydra_dir"
   )
 }
 

@@ -95,7 +95,7 @@ def test_is_gradient_is_exact_when_enumerated(off_policy):
     # Enumerate the expectation over o ~ pi_old exactly: sum_a pi_old(a) grad(-rho_a log pi(a)).
     # Attached rho: = -sum_a pi(a) grad log pi(a) (log pi(a) + 1) = grad H(pi), for any pi_old.
     # Detached rho: = -sum_a pi(a) grad log pi(a) = -grad sum_a pi(a) = 0 -- NOT an entropy
-    # gradient (documented in docs/ALGORITHM_MATH.md).
+    # gradient (documented in docs/ALGORITHM.md).
     theta = _categorical_policy(steps=1, vocab=5)
     theta_old = theta + 0.3 * _categorical_policy(seed=7, steps=1, vocab=5) if off_policy else theta
     vocab = theta.shape[1]

@@ -304,7 +304,7 @@ def local_entropy_tokens(log_prob: Any, old_log_prob: Any, detach_ratio: bool = 
     whose expectation under pi_old is the exact entropy gradient for any pi_old. With
     ``detach_ratio`` (spec option) it is ``-rho * grad(log pi)``, whose expectation is
     ``-grad sum_a pi(a) = 0``: the value is the same estimate of H but the gradient is zero-mean
-    noise, not an entropy gradient (docs/ALGORITHM_MATH.md).
+    noise, not an entropy gradient (docs/ALGORITHM.md).
     Masked positions are not zeroed here: aggregate with ``sequence_mean`` or ``local_entropy``.
     """
     lp = to_float_tensor(log_prob, "log_prob")
