@@ -7,6 +7,7 @@ Every figure a benchmark prints is also written, with the machine it ran on, to 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -41,13 +42,18 @@ class Timing:
 def time_call(
     fn: Callable[[], Any], repeats: int, warmup: int = 1, sync: Optional[Callable[[], None]] = None
 ) -> Timing:
-    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times timed; ``sync`` waits for the device."""
+    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times timed; ``sync`` waits for the device.
+
+    A full garbage collection runs before the timed runs, so that a collection owed to whatever the
+    caller allocated earlier does not land in the first timed run.
+    """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
     wait = sync or (lambda: None)
     for _ in range(warmup):
         fn()
     wait()
+    gc.collect()
     runs = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -82,6 +88,7 @@ def environment(device: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
+        "load_average_1_5_15min": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
     try:
         import torch

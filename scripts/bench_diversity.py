@@ -248,6 +248,7 @@ def bench_trainer_side(groups: int, group_size: int, formulas: int, response_len
         "formulas_per_rollout": formulas,
         "response_length": response_length,
         "dsdr_group_step_ms": 1e3 * dsdr_t.median_s,
+        "dsdr_group_step_min_ms": 1e3 * dsdr_t.min_s,
         "gather_inputs_ms": 1e3 * gather_t.median_s,
         "dsdr_stats_ms": 1e3 * stats_t.median_s,
         "dsdr_metrics_ms": 1e3 * metrics_t.median_s,
@@ -284,7 +285,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--embed-batch-size", type=int, default=32)
     p.add_argument("--workers", default="1,8,32", help="reward-worker counts for the implied step seconds")
     p.add_argument("--formulas", type=int, default=30, help="formula keys per rollout in the group step")
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats of the group step (median)")
+    p.add_argument("--repeats", type=int, default=10, help="timed repeats of the group step (median)")
     p.add_argument("--no-verl", action="store_true", help="do not time verl's own GRPO advantage")
     args = p.parse_args(argv)
     if args.smoke:

@@ -20,7 +20,10 @@
 #     constant lr), the same for every method.
 #   - Dynamic sampling (algorithm.filter_groups) and the overlong penalty: off here; the DAPO
 #     scripts switch both on in their method block (DAPO's recipe), nothing else does.
-#   - Prompts: at most 2048 tokens; longer training prompts are dropped (filter_overlong_prompts).
+#   - Prompts: at most 2048 tokens; longer ones are dropped (filter_overlong_prompts, training and
+#     validation files alike; the problems are far shorter).
+#   - Reward: the project's verifier (1 correct / 0 wrong) for every method; Qwen3 in non-thinking
+#     chat mode (set in the model block; evaluation uses the same template).
 #   - Validation during training: verl's own, on the five benchmarks, with the paper's Avg@16
 #     sampling, before training and every 20 steps; val-core/<benchmark>/acc/mean@16 is Avg@16.
 #   - Checkpoints every 20 steps, the last 2 kept (each holds the optimizer state).
@@ -44,6 +47,9 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   echo "examples/lib/common.sh is sourced by the scripts in examples/, not run" >&2
   exit 2
 fi
+
+set -euo pipefail
+shopt -s inherit_errexit   # a failed check inside $(...) stops the script too
 
 # ---- The paper's shared hyperparameters ----
 TRAIN_BATCH_SIZE=256          # prompts per training step
@@ -92,6 +98,14 @@ hydra_string() {
   printf "'%s'" "$value"
 }
 
+# absolute PATH: PATH made absolute against the current folder (Ray workers do not share it).
+absolute() {
+  case "$1" in
+    /*) printf '%s' "$1" ;;
+    *) printf '%s/%s' "$PWD" "${1#./}" ;;
+  esac
+}
+
 # require_file NAME PATH HINT: a data file named by environment variable NAME must exist.
 require_file() {
   local name="$1" path="$2" hint="$3"
@@ -101,14 +115,15 @@ require_file() {
 # val_files_list: VAL_FILES (comma-separated) as a Hydra list of quoted paths; every file must exist.
 val_files_list() {
   local -a files=()
-  local file items=()
+  local file quoted_file items=()
   IFS=',' read -r -a files <<<"$VAL_FILES"
   for file in "${files[@]}"; do
     file="${file#"${file%%[![:space:]]*}"}"
     file="${file%"${file##*[![:space:]]}"}"
     [[ -n "$file" ]] || continue
     require_file VAL_FILES "$file" "prepare each benchmark with 'python -m verl_dsdr.data <benchmark> --input ... --out DIR'"
-    items+=("$(hydra_string "$file")")
+    quoted_file="$(hydra_string "$(absolute "$file")")" || exit 2
+    items+=("$quoted_file")
   done
   [[ "${#items[@]}" -gt 0 ]] || die "VAL_FILES='$VAL_FILES' names no file: give a comma-separated list of benchmark parquets"
   local joined
@@ -126,7 +141,7 @@ shared_args() {
   local logger_list train_file val_files model_path run_dir hydra_dir
   logger_list="$(IFS=','; echo "${quoted[*]}")"
   # Each value is computed before the array so that set -e stops on a bad path.
-  train_file="$(hydra_string "$TRAIN_FILE")"
+  train_file="$(hydra_string "$(absolute "$TRAIN_FILE")")"
   val_files="$(val_files_list)"
   model_path="$(hydra_string "$MODEL_PATH")"
   run_dir="$(hydra_string "$RUN_DIR")"
@@ -200,6 +215,10 @@ launch() {
   : "${MAX_RESPONSE_LENGTH:?the run script must set MAX_RESPONSE_LENGTH in its model block}"
   [[ "${METHOD_ARGS+set}" == set ]] || die "the run script must set METHOD_ARGS in its method block"
   [[ "${MODEL_ARGS+set}" == set ]] || MODEL_ARGS=()
+
+  # Local paths become absolute; a MODEL_PATH that is not a local path (a hub id) is kept as given.
+  if [[ -e "$MODEL_PATH" ]]; then MODEL_PATH="$(absolute "$MODEL_PATH")"; fi
+  CKPT_DIR="$(absolute "$CKPT_DIR")"
 
   NNODES="${NNODES:-1}"
   GPUS_PER_NODE="${GPUS_PER_NODE:-8}"
