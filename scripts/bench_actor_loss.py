@@ -301,6 +301,12 @@ def step(model: Any, name: str, batch: dict[str, torch.Tensor], s: LossSettings)
     loss.backward()
 
 
+def head_step(logits: torch.Tensor, name: str, batch: dict[str, torch.Tensor], s: LossSettings) -> None:
+    """The loss head alone: variant loss from fixed fp32 logits (a leaf) + backward to the logits."""
+    logits.grad = None
+    variant_loss(name, logits, batch, s).backward()
+
+
 def add_old_log_probs(model: Any, batch: dict[str, torch.Tensor]) -> None:
     """pi_old = the current policy's log-probs plus small noise (so ratios differ from 1 and clip)."""
     with torch.no_grad():
@@ -369,6 +375,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16")
     p.add_argument("--repeats", type=int, default=5, help="timed rounds (median)")
     p.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    p.add_argument("--head-repeats", type=int, default=None,
+                   help="timed rounds of the loss head alone (default 3 x --repeats)")
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset; grpo is always run")
     p.add_argument("--chunk-rows", type=int, default=2048, help="rows per entropy chunk (verl's default 2048)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -380,11 +388,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.cpu_small:
         args.device, args.shape, args.batch, args.seq_len, args.chunk_rows = "cpu", "cpu-small", 2, 512, 256
+        args.repeats = max(args.repeats, 9)
     if args.smoke:
         args.device, args.shape, args.batch, args.seq_len, args.chunk_rows = "cpu", "smoke", 2, 64, 32
         args.repeats, args.warmup = 1, 1
     if args.device is None:
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.head_repeats is None:
+        args.head_repeats = 3 * args.repeats
     names = [v for v in args.variants.split(",") if v]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
@@ -423,6 +434,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
             model.zero_grad(set_to_none=True)  # gradients are allocated inside the measured step
             memory[name], method = peak_bytes(lambda: step(model, name, batch, settings), device)
     model.zero_grad(set_to_none=True)
+    head_runs = time_heads(model, names, batch, settings, args.head_repeats, sync)
 
     variants: dict[str, Any] = {}
     for name in names:
@@ -433,9 +445,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
             "time_runs_s": runs[name],
             "peak_memory_bytes": m,
             "peak_memory_gib": m / 2**30 if m is not None else None,
+            "head_time_median_s": statistics.median(head_runs[name]),
         }
+    grpo_step, grpo_head = variants["grpo"]["time_median_s"], variants["grpo"]["head_time_median_s"]
     for name in names:
-        variants[name].update(_relative(variants[name], variants["grpo"]))
+        v = variants[name]
+        v.update(_relative(v, variants["grpo"]))
+        v["head_extra_s"] = v["head_time_median_s"] - grpo_head
+        v["time_ratio_from_head"] = bc.ratio(grpo_step + v["head_extra_s"], grpo_step)
     ratios = {f"{n}_{k}": variants[n][f"{k}_ratio"] for n in names for k in ("time", "memory")}
     if "grpo_fused" in variants and "dsdr_full_fused" in variants:
         vs_fused = _relative(variants["dsdr_full_fused"], variants["grpo_fused"])
@@ -471,6 +488,24 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     return result
 
 
+def time_heads(model: Any, names: Sequence[str], batch: dict[str, torch.Tensor], s: LossSettings, repeats: int,
+               sync: Callable[[], None]) -> dict[str, list[float]]:
+    """Interleaved timings of the loss head alone (the only part that differs between variants)."""
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], use_cache=False).logits[:, :-1].float()
+    logits.requires_grad_(True)
+    for name in names:
+        head_step(logits, name, batch, s)
+    runs: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(repeats):
+        for name in names:
+            seconds, _ = bc.time_once(lambda: head_step(logits, name, batch, s), sync)
+            runs[name].append(seconds)
+    logits.grad = None
+    del logits
+    return runs
+
+
 def _relative(v: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     m, bm = v["peak_memory_bytes"], base["peak_memory_bytes"]
     return {
@@ -485,7 +520,9 @@ def _goal(v: dict[str, Any], goal: dict[str, float]) -> dict[str, Any]:
     return {
         "time_goal": goal["time"], "memory_goal": goal["memory"],
         "time_ratio": v["time_ratio"], "memory_ratio": v["memory_ratio"],
+        "time_ratio_from_head": v["time_ratio_from_head"],
         "time_met": round(v["time_ratio"], 2) <= goal["time"],
+        "time_met_from_head": round(v["time_ratio_from_head"], 2) <= goal["time"],
         "memory_met": v["memory_ratio"] is not None and round(v["memory_ratio"], 2) <= goal["memory"],
     }
 
@@ -495,16 +532,20 @@ def report(r: dict[str, Any]) -> None:
     for name, v in r["variants"].items():
         gib = v["peak_memory_gib"]
         rows.append([name, bc.fmt(v["time_median_s"], 4), bc.fmt(v["time_ratio"]),
+                     bc.fmt(1e3 * v["head_extra_s"], 2), bc.fmt(v["time_ratio_from_head"]),
                      bc.fmt(gib, 3) if gib is not None else "n/a", bc.fmt(v["memory_ratio"])])
     c = r["config"]
     bc.print_table(
         f"Actor step, {c['shape']} ({c['batch']} x {c['seq_len']} tokens, {c['dtype']}) on {r['environment']['device_requested']}",
-        ["variant", "time median s", "x grpo", "peak GiB", "x grpo"], rows,
+        ["variant", "step s (median)", "x grpo", "head +ms", "x grpo via head", "peak GiB", "x grpo"], rows,
     )
     print(f"  memory: {r['memory_method']}")
+    print("  head +ms: extra milliseconds of the loss head alone (fixed logits); x grpo via head: "
+          "(grpo step + head extra) / grpo step")
     for name, g in r["goals"].items():
         print(f"  goal {name}: time {bc.fmt(g['time_ratio'])} <= {g['time_goal']} "
-              f"({'met' if g['time_met'] else 'NOT met'}), memory {bc.fmt(g['memory_ratio'])} <= {g['memory_goal']} "
+              f"({'met' if g['time_met'] else 'NOT met'}; via head {bc.fmt(g['time_ratio_from_head'])}: "
+              f"{'met' if g['time_met_from_head'] else 'NOT met'}), memory {bc.fmt(g['memory_ratio'])} <= {g['memory_goal']} "
               f"({'met' if g['memory_met'] else 'NOT met'})")
 
 

@@ -30,6 +30,7 @@ set +e
   "hydra.run.dir=$RUN_DIR/hydra" \
   "+ray_kwargs.ray_init._temp_dir=$RAY_TMP" \
   algorithm.adv_estimator="$ESTIMATOR" \
+  actor_rollout_ref.model.path="$MODEL_PATH" \
   data.train_files="$TRAIN_FILE" data.val_files="$VAL_FILE" \
   $(cat "$REPO/scripts/lib/cpu_tiny_overrides.txt") \
   trainer.total_training_steps="$STEPS" \

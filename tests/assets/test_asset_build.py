@@ -148,3 +148,9 @@ def test_cli_plain_output_lists_paths(tmp_path, capsys, monkeypatch, small_confi
     names = [line.split(":", 1)[0] for line in lines[:-1]]
     assert names == ["root", "model_dir", "tokenizer_dir", "train_parquet", "val_parquet", "stats_json"]
     assert lines[-1].startswith("warm-start sampling at T=1.0")
+
+
+def test_same_inputs_give_identical_files(tmp_path, small_assets, small_config):
+    again = build_assets(cache_dir=str(tmp_path), seed=0, config=small_config)
+    for name in ("data/train.parquet", "data/val.parquet", "model/model.safetensors", "model/tokenizer.json"):
+        assert Path(again.root, name).read_bytes() == Path(small_assets.root, name).read_bytes(), name
