@@ -388,14 +388,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.cpu_small:
         args.device, args.shape, args.batch, args.seq_len, args.chunk_rows = "cpu", "cpu-small", 2, 512, 256
-        args.repeats = max(args.repeats, 9)
+        args.repeats = max(args.repeats, 5)
     if args.smoke:
         args.device, args.shape, args.batch, args.seq_len, args.chunk_rows = "cpu", "smoke", 2, 64, 32
         args.repeats, args.warmup = 1, 1
     if args.device is None:
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.head_repeats is None:
-        args.head_repeats = 3 * args.repeats
+        args.head_repeats = 2 * args.repeats
     names = [v for v in args.variants.split(",") if v]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
@@ -435,6 +435,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
             memory[name], method = peak_bytes(lambda: step(model, name, batch, settings), device)
     model.zero_grad(set_to_none=True)
     head_runs = time_heads(model, names, batch, settings, args.head_repeats, sync)
+    is_term = time_is_term(model, batch, settings, 200, sync) if "dsdr_is" in names else None
 
     variants: dict[str, Any] = {}
     for name in names:
@@ -442,6 +443,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         m = memory[name]
         variants[name] = {
             "time_median_s": t,
+            "time_min_s": min(runs[name]),
             "time_runs_s": runs[name],
             "peak_memory_bytes": m,
             "peak_memory_gib": m / 2**30 if m is not None else None,
@@ -453,6 +455,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         v.update(_relative(v, variants["grpo"]))
         v["head_extra_s"] = v["head_time_median_s"] - grpo_head
         v["time_ratio_from_head"] = bc.ratio(grpo_step + v["head_extra_s"], grpo_step)
+        v["time_ratio_min"] = bc.ratio(v["time_min_s"], variants["grpo"]["time_min_s"])
+    if is_term is not None:
+        is_term["time_ratio_from_loss"] = bc.ratio(grpo_step + is_term["is_term_extra_s"], grpo_step)
+        variants["dsdr_is"]["is_term"] = is_term
     ratios = {f"{n}_{k}": variants[n][f"{k}_ratio"] for n in names for k in ("time", "memory")}
     if "grpo_fused" in variants and "dsdr_full_fused" in variants:
         vs_fused = _relative(variants["dsdr_full_fused"], variants["grpo_fused"])
@@ -506,6 +512,38 @@ def time_heads(model: Any, names: Sequence[str], batch: dict[str, torch.Tensor],
     return runs
 
 
+def time_is_term(model: Any, batch: dict[str, torch.Tensor], s: LossSettings, repeats: int,
+                 sync: Callable[[], None]) -> dict[str, float]:
+    """The only work (b) adds to (a): the loss from fixed log-probs, with and without the IS term.
+
+    Both losses are built from the same leaf log-probs ``[B, L]`` and back-propagated to them;
+    the difference of the medians is the IS term's whole cost (forward + backward).
+    """
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], use_cache=False).logits[:, :-1].float()
+        log_prob = token_log_probs(logits, batch["labels"])
+    del logits
+    log_prob.requires_grad_(True)
+    mask, old = batch["mask"], batch["old_log_prob"]
+
+    def run(with_is: bool) -> None:
+        log_prob.grad = None
+        loss, _ = ppo_clip_loss(log_prob, old, batch["advantages"], mask, s)
+        if with_is:
+            loss = loss - s.lambda_l * local_term(is_entropy_tokens(log_prob, old, mask), batch["coef"], mask)
+        loss.backward()
+
+    runs: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(3):
+        run(False), run(True)
+    for _ in range(repeats):
+        for with_is in (False, True):
+            seconds, _ = bc.time_once(lambda: run(with_is), sync)
+            runs[with_is].append(seconds)
+    grpo, dsdr = statistics.median(runs[False]), statistics.median(runs[True])
+    return {"grpo_loss_s": grpo, "dsdr_is_loss_s": dsdr, "is_term_extra_s": dsdr - grpo, "repeats": repeats}
+
+
 def _relative(v: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     m, bm = v["peak_memory_bytes"], base["peak_memory_bytes"]
     return {
@@ -521,6 +559,7 @@ def _goal(v: dict[str, Any], goal: dict[str, float]) -> dict[str, Any]:
         "time_goal": goal["time"], "memory_goal": goal["memory"],
         "time_ratio": v["time_ratio"], "memory_ratio": v["memory_ratio"],
         "time_ratio_from_head": v["time_ratio_from_head"],
+        "time_ratio_from_loss": v.get("is_term", {}).get("time_ratio_from_loss"),
         "time_met": round(v["time_ratio"], 2) <= goal["time"],
         "time_met_from_head": round(v["time_ratio_from_head"], 2) <= goal["time"],
         "memory_met": v["memory_ratio"] is not None and round(v["memory_ratio"], 2) <= goal["memory"],
@@ -542,6 +581,10 @@ def report(r: dict[str, Any]) -> None:
     print(f"  memory: {r['memory_method']}")
     print("  head +ms: extra milliseconds of the loss head alone (fixed logits); x grpo via head: "
           "(grpo step + head extra) / grpo step")
+    is_term = r["variants"].get("dsdr_is", {}).get("is_term")
+    if is_term:
+        print(f"  IS term alone (loss from fixed log-probs, median of {is_term['repeats']}): "
+              f"+{1e3 * is_term['is_term_extra_s']:.3f} ms -> x grpo {bc.fmt(is_term['time_ratio_from_loss'], 5)}")
     for name, g in r["goals"].items():
         print(f"  goal {name}: time {bc.fmt(g['time_ratio'])} <= {g['time_goal']} "
               f"({'met' if g['time_met'] else 'NOT met'}; via head {bc.fmt(g['time_ratio_from_head'])}: "

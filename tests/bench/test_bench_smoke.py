@@ -38,8 +38,8 @@ DIVERSITY_RATIOS = (
 DIVERSITY_GOALS = ("formulas_string_ms_per_long_rollout", "formulas_string_s_per_2048_long_rollouts", "group_step_ms")
 IMPLIED = ("verifier", "formulas_string", "formulas_sympy_cold", "embedding_truncate", "embedding_mean")
 VARIANT_KEYS = (
-    "time_median_s", "time_runs_s", "peak_memory_bytes", "peak_memory_gib", "head_time_median_s", "time_ratio",
-    "memory_ratio", "extra_memory_bytes", "head_extra_s", "time_ratio_from_head",
+    "time_median_s", "time_min_s", "time_runs_s", "peak_memory_bytes", "peak_memory_gib", "head_time_median_s",
+    "time_ratio", "time_ratio_min", "memory_ratio", "extra_memory_bytes", "head_extra_s", "time_ratio_from_head",
 )
 
 
@@ -110,7 +110,12 @@ def test_actor_json_has_every_variant_and_ratio(smoke_results):
     expected = {f"{n}_{k}" for n in ba.VARIANTS for k in ("time", "memory")}
     expected |= {"dsdr_full_fused_vs_grpo_fused_time", "dsdr_full_fused_vs_grpo_fused_memory"}
     assert set(r["ratios"]) == expected
+    is_term = r["variants"]["dsdr_is"]["is_term"]
+    assert {"grpo_loss_s", "dsdr_is_loss_s", "is_term_extra_s"} <= set(is_term)
+    assert _positive(is_term["time_ratio_from_loss"])
     assert set(r["goals"]) == {"dsdr_is", "dsdr_full_chunked", "dsdr_full_fused"}
+    for goal in r["goals"].values():
+        assert {"time_ratio", "memory_ratio", "time_met", "memory_met", "time_ratio_from_head"} <= set(goal)
     assert r["memory_method"].startswith("torch.profiler")
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from .model import ModelShape
 from .warm_start import WarmStartConfig
 
-ASSETS_VERSION = "1"
+ASSETS_VERSION = "2"
 DONE_MARKER = "DONE"
 CACHE_ENV = "VERL_DSDR_CACHE"
 
@@ -43,7 +43,7 @@ class AssetConfig:
     `eval_*` set the sampling measurement stored in `stats.json`. `num_threads` is the torch
     thread count while building: 1, because for a model this small a second thread buys little
     and, on a shared 2-core machine, made the warm start 4-8x slower (threads waiting on each
-    other); the weights, and so the measured accuracy, differ slightly between thread counts.
+    other). It is in the cache key because float reductions may depend on the thread count.
     """
 
     n_train: int = 1024
@@ -190,6 +190,7 @@ def _build_into(root: Path, config: AssetConfig, seed: int, progress: bool) -> d
             "final_loss": sum(tail) / len(tail) if tail else None,
             "seconds": ws_seconds,
         },
+        "eval_temperature": config.eval_temperature,
         "sampling": sampling,
         "eval_seconds": eval_seconds,
         "build_seconds": time.perf_counter() - started,
@@ -218,7 +219,7 @@ def build_assets(
     final = parent / cache_key(config, seed)
     if is_complete(final):
         return paths_in(final)
-    if final.exists():
+    if final.exists() and not is_complete(final):
         shutil.rmtree(final)
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
@@ -253,7 +254,7 @@ def summary_line(stats: dict) -> str:
         )
     first = next(iter(stats["sampling"].values()))
     return (
-        f"warm-start sampling at T=1.0, {first['n_groups']} prompts x {first['group_size']}: "
+        f"warm-start sampling at T={stats['eval_temperature']}, {first['n_groups']} prompts x {first['group_size']}: "
         + "; ".join(parts)
         + f"; build {stats['build_seconds']:.1f}s"
     )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
+from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .task import ArithProblem, answer, classify_form, is_correct, prompt_text, solution_forms
@@ -39,7 +40,7 @@ def prompt_ids(tokenizer: PreTrainedTokenizerBase, problem: ArithProblem) -> lis
     """Token ids of the chat prompt with the assistant turn opened, as verl's rollout builds it."""
     messages = [{"role": "user", "content": prompt_text(problem)}]
     out = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-    ids = out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out
+    ids = out["input_ids"] if hasattr(out, "keys") else out  # transformers 5 returns a BatchEncoding
     if ids and isinstance(ids[0], list):
         ids = ids[0]
     return list(ids)
@@ -90,8 +91,6 @@ def warm_start(
         raise ValueError(f"need steps >= 0 and batch_size > 0, got {config}")
     if not problems:
         raise ValueError("warm_start needs at least one training problem")
-    from tqdm.auto import tqdm
-
     rng = random.Random(seed)
     eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
     pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
