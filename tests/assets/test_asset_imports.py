@@ -13,7 +13,6 @@ def test_assets_import_neither_verl_nor_ray():
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('verl', 'ray')); "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2]
-    )
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr

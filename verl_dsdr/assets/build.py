@@ -256,5 +256,5 @@ def summary_line(stats: dict) -> str:
     return (
         f"warm-start sampling at T={stats['eval_temperature']}, {first['n_groups']} prompts x {first['group_size']}: "
         + "; ".join(parts)
-        + f"; build {stats['build_seconds']:.1f}s"
+        + f"; built in {stats['build_seconds']:.1f}s"
     )
