@@ -232,9 +232,10 @@ def synthetic_rollouts(
     Each group has its own problem, answer and three shared sub-solutions (a paragraph of
     steps); every rollout repeats one or two of them verbatim between its own steps, as
     rollouts of one prompt do. Lengths are long-tailed in ``[min_tokens, max_tokens]``
-    (``CHARS_PER_TOKEN`` characters per token). A rollout ends with ``\\boxed{answer}``, the
-    right one with probability ``correct_fraction`` (wrong ones are off by a fraction, so the
-    verifier has to compare them symbolically).
+    (``CHARS_PER_TOKEN`` characters per token; the last step may overshoot by ~70 tokens).
+    A rollout ends with ``\\boxed{answer}``, the right one with probability
+    ``correct_fraction`` (wrong ones are off by a fraction, so the verifier has to compare them
+    symbolically).
     """
     if groups < 1 or group_size < 1 or not 0 < min_tokens <= max_tokens:
         raise ValueError(
@@ -254,6 +255,8 @@ def synthetic_rollouts(
             size = len(parts[0])
             while size < target - 120:
                 piece = reuse.pop() if reuse and rng.random() < 0.15 else _step(rng)
+                if size + len(piece) > target + 40:  # a shared paragraph would overshoot: one step instead
+                    piece = _step(rng)
                 parts.append(piece)
                 size += len(piece)
             correct = rng.random() < correct_fraction

@@ -281,7 +281,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--verifier-rollouts", type=int, default=512)
     p.add_argument("--sympy-rollouts", type=int, default=8)
     p.add_argument("--sympy-time-limit", type=float, default=1.0)
-    p.add_argument("--embed-rollouts", type=int, default=64)
+    p.add_argument("--embed-rollouts", type=int, default=32)
     p.add_argument("--embed-batch-size", type=int, default=32)
     p.add_argument("--workers", default="1,8,32", help="reward-worker counts for the implied step seconds")
     p.add_argument("--formulas", type=int, default=30, help="formula keys per rollout in the group step")

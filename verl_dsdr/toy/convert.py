@@ -15,7 +15,7 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["DumpError", "latest_dump", "question_of", "dump_rows_to_samples", "read_jsonl", "write_jsonl", "convert_dump"]
+__all__ = ["DumpError", "latest_dump", "dump_of_step", "question_of", "dump_rows_to_samples", "read_jsonl", "write_jsonl", "convert_dump"]
 
 _QUESTION = re.compile(r"Compute [0-9+\-* ]+\.")
 _REQUIRED = ("input", "output", "gts")
@@ -35,6 +35,12 @@ def latest_dump(dump_dir: str | Path) -> Path:
             "and trainer.test_freq so that verl validates after the last step"
         )
     return steps[-1][1]
+
+
+def dump_of_step(dump_dir: str | Path, step: int) -> Path | None:
+    """The dump verl wrote at ``step`` (0 = before training, with ``trainer.val_before_train``), or None."""
+    path = Path(dump_dir) / f"{step}.jsonl"
+    return path if path.is_file() else None
 
 
 def question_of(prompt: str) -> str:
@@ -95,9 +101,8 @@ def dump_rows_to_samples(rows: list[dict], method: str, benchmark: str, source: 
     return samples
 
 
-def convert_dump(dump_dir: str | Path, out_path: str | Path, method: str, benchmark: str) -> tuple[Path, int]:
-    """Convert the latest dump in ``dump_dir`` to ``out_path``; returns (path, number of rows)."""
-    dump = latest_dump(dump_dir)
+def convert_dump(dump: str | Path, out_path: str | Path, method: str, benchmark: str) -> tuple[Path, int]:
+    """Convert one dump file (e.g. ``latest_dump(dir)``) to ``out_path``; returns (path, number of rows)."""
     rows = read_jsonl(dump)
     if not rows:
         raise DumpError(f"{dump} is empty: validation produced no generations")

@@ -21,14 +21,18 @@ class Method:
     overrides: tuple[str, ...]
 
 
-_DSDR_PAPER = (
-    "algorithm.adv_estimator=dsdr",
-    "algorithm.dsdr.lambda_d=0.001",   # Eq. 10, paper's best
-    "algorithm.dsdr.lambda_l=0.001",   # Eq. 16, paper's best
-    "algorithm.dsdr.tau=5.0",          # Eq. 11
-    "actor_rollout_ref.actor.clip_ratio_low=0.2",
-    "actor_rollout_ref.actor.clip_ratio_high=0.28",  # paper: (0.2, 0.28) for DSDR and DAPO
-)
+def _dsdr(lambda_d: float = 0.001, coupling: str = "softmax") -> tuple[str, ...]:
+    """DSDR with the paper's defaults; the ablations change one key each (every key appears once)."""
+    return (
+        "algorithm.adv_estimator=dsdr",
+        f"algorithm.dsdr.lambda_d={lambda_d}",  # Eq. 10, paper's best 0.001; w/o GD: 0
+        "algorithm.dsdr.lambda_l=0.001",        # Eq. 16, paper's best
+        "algorithm.dsdr.tau=5.0",               # Eq. 11
+        f"algorithm.dsdr.coupling={coupling}",  # w/o GC (Sec. 4.3): uniform
+        "actor_rollout_ref.actor.clip_ratio_low=0.2",
+        "actor_rollout_ref.actor.clip_ratio_high=0.28",  # paper: (0.2, 0.28) for DSDR and DAPO
+    )
+
 
 METHODS: dict[str, Method] = {
     m.name: m
@@ -53,9 +57,9 @@ METHODS: dict[str, Method] = {
                 "actor_rollout_ref.actor.clip_ratio_high=0.28",
             ),
         ),
-        Method("dsdr", "DSDR", _DSDR_PAPER + ("algorithm.dsdr.coupling=softmax",)),
-        Method("dsdr_wo_gd", "DSDR w/o GD", _DSDR_PAPER + ("algorithm.dsdr.coupling=softmax", "algorithm.dsdr.lambda_d=0")),
-        Method("dsdr_wo_gc", "DSDR w/o GC", _DSDR_PAPER + ("algorithm.dsdr.coupling=uniform",)),
+        Method("dsdr", "DSDR", _dsdr()),
+        Method("dsdr_wo_gd", "DSDR w/o GD", _dsdr(lambda_d=0.0)),
+        Method("dsdr_wo_gc", "DSDR w/o GC", _dsdr(coupling="uniform")),
     )
 }
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Laptop-scale reproduction of DSDR's comparison on the embedded toy task, with verl's real PPO
+# trainer on CPU: GRPO, DAPO, DSDR, DSDR w/o GD and DSDR w/o GC from the same warm start, several
+# seeds each; every final policy is evaluated (pass@k, accuracy, diversity of correct answers) and
+# runs/toy/report.md gets the tables and figures (docs/TOY_REPRODUCTION.md explains them).
+#
+#   bash scripts/reproduce_toy.sh                      # 5 methods x 3 seeds (about 80 min on 2 cores)
+#   SEEDS=1 bash scripts/reproduce_toy.sh              # fewer seeds (or --seeds 1)
+#   bash scripts/reproduce_toy.sh --methods grpo,dsdr  # a subset of methods
+#   bash scripts/reproduce_toy.sh --smoke --out runs/toy_smoke   # CI: 1 seed, 2 steps, tiny evaluation
+#   bash scripts/reproduce_toy.sh -- actor_rollout_ref.actor.optim.lr=1e-3   # extra verl overrides for every run
+#
+# Interrupted? Run the same command again: finished (method, seed) runs are skipped (each leaves
+# runs/toy/runs/<method>/seed<k>/DONE) and a half-finished one is restarted from the warm start.
+# A folder trained with a different plan is refused: use another --out.
+set -euo pipefail
+source "$(dirname "$0")/lib/env.sh"
+cd "$REPO"
+START=$SECONDS
+ensure_venv
+
+OUT="runs/toy"
+ARGS=("$@")
+for ((i = 0; i < ${#ARGS[@]}; i++)); do
+  case "${ARGS[$i]}" in
+    --) break ;;
+    --out) OUT="${ARGS[$((i + 1))]:?--out needs a folder}" ;;
+    --out=*) OUT="${ARGS[$i]#--out=}" ;;
+  esac
+done
+
+echo "[verl-dsdr] building the embedded assets (cached after the first run)"
+"$PYTHON" -m verl_dsdr.assets build
+
+echo "[verl-dsdr] training and evaluating (results in $OUT)"
+"$PYTHON" -m verl_dsdr.toy run --out "$OUT" "$@"
+"$PYTHON" -m verl_dsdr.toy report --out "$OUT" --wall-s "$((SECONDS - START))"
+echo "[verl-dsdr] done in $(((SECONDS - START) / 60)) min $(((SECONDS - START) % 60)) s: $OUT/report.md"

@@ -1,0 +1,221 @@
+"""``python -m verl_dsdr.toy run|report``: the laptop-scale DSDR reproduction.
+
+``run`` trains every (method, seed) pair from the same warm start (finished pairs are skipped,
+cut-off ones restarted), then scores every final policy's validation samples with
+``python -m verl_dsdr.eval``. ``report`` writes ``report.md`` and the PNG figures. Both take
+``--out`` (default ``runs/toy``); ``run`` records its plan in ``<out>/plan.json`` and refuses to
+resume into a folder trained with a different plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+from verl_dsdr.toy.methods import FULL_PLAN, METHODS, SMOKE_PLAN, ToyPlan, parse_methods
+from verl_dsdr.toy.runs import RunError, RunTarget, is_finished, launch_run, run_dir, warm_start_samples
+
+DEFAULT_OUT = Path("runs/toy")
+
+
+def _seeds(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--seeds must be >= 1, got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m verl_dsdr.toy", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train every (method, seed) and evaluate the final policies")
+    run.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    run.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
+    run.add_argument("--seeds", type=_seeds, default=None, help="number of seeds, 0..N-1 (default: $SEEDS or 3)")
+    run.add_argument("--smoke", action="store_true", help="1 seed, 2 steps, tiny batch and evaluation (CI)")
+    run.add_argument("--steps", type=int)
+    run.add_argument("--batch", type=int, help="prompts per step")
+    run.add_argument("--rollouts", type=int, help="rollouts per prompt (group size)")
+    run.add_argument("--mini-batch", type=int, help="prompts per PPO mini-batch")
+    run.add_argument("--lr", type=float)
+    run.add_argument("--val-n", type=int, help="validation samples per held-out problem (the pass@k budget)")
+    run.add_argument("--val-problems", type=int, help="validate on the first N held-out problems (default: all)")
+    run.add_argument("--dapo-dynamic-sampling", action="store_true",
+                     help="DAPO with verl's dynamic sampling (filter_groups); off by default (cost)")
+    run.add_argument("--timeout-s", type=float, default=1800.0, help="per-run time limit")
+    run.add_argument("--eval-workers", type=int, default=1, help="scoring processes of the evaluation CLI")
+    run.add_argument("--dry-run", action="store_true", help="print the plan and each run's command, train nothing")
+    run.add_argument("overrides", nargs="*", help="extra verl overrides for every run (after --)")
+
+    report = sub.add_parser("report", help="write report.md and the PNG figures from a finished `run`")
+    report.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    report.add_argument("--wall-s", type=float, help="wall time of the whole reproduction, stated in the report")
+    return parser
+
+
+def plan_from_args(args: argparse.Namespace) -> tuple[ToyPlan, int]:
+    if args.seeds is None:
+        try:
+            args.seeds = _seeds(os.environ.get("SEEDS", "3"))
+        except (ValueError, argparse.ArgumentTypeError):
+            raise SystemExit(f"error: SEEDS={os.environ.get('SEEDS')!r} must be a positive integer") from None
+    base, seeds = (SMOKE_PLAN, 1) if args.smoke else (FULL_PLAN, args.seeds)
+    plan = base.with_(
+        steps=args.steps, batch_prompts=args.batch, rollouts=args.rollouts, mini_batch_prompts=args.mini_batch,
+        lr=args.lr, val_n=args.val_n, val_problems=args.val_problems,
+    )
+    if args.dapo_dynamic_sampling:
+        plan = plan.with_(dapo_dynamic_sampling=True)
+    return plan, seeds
+
+
+def _check_plan(out: Path, state: dict) -> None:
+    """A folder holding finished runs of another plan must not be resumed into (mixed results)."""
+    path = out / "plan.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old.get("plan") != state["plan"] or old.get("overrides") != state["overrides"]:
+            finished = [p for p in (out / "runs").glob("*/seed*") if is_finished(p)]
+            if finished:
+                raise SystemExit(
+                    f"error: {out} holds {len(finished)} finished run(s) of a different plan ({path}); "
+                    "use another --out, or delete the folder to start over"
+                )
+
+
+def _validation_file(assets, plan: ToyPlan, out: Path) -> str:
+    """The held-out parquet, cut to the first ``val_problems`` rows when the plan asks for fewer."""
+    if plan.val_problems is None:
+        return assets.val_parquet
+    import pandas as pd
+
+    frame = pd.read_parquet(assets.val_parquet)
+    if plan.val_problems > len(frame):
+        raise SystemExit(f"error: --val-problems {plan.val_problems} exceeds the {len(frame)} held-out problems")
+    path = out / "data" / f"val_first{plan.val_problems}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.head(plan.val_problems).to_parquet(path, index=False)
+    return str(path)
+
+
+def _evaluate(out: Path, sample_files: list[Path], workers: int) -> float | None:
+    """Run the evaluation CLI over every run's samples unless ``eval/`` already covers exactly them."""
+    eval_dir = out / "eval"
+    fingerprint = [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in sample_files]
+    stamp = eval_dir / "inputs.json"
+    if (eval_dir / "metrics.json").exists() and stamp.exists() and json.loads(stamp.read_text()) == fingerprint:
+        print(f"[toy] evaluation is up to date ({eval_dir})")
+        return None
+    command = [
+        sys.executable, "-m", "verl_dsdr.eval", "--samples", *map(str, sample_files), "--out", str(eval_dir),
+        "--workers", str(workers), "--no-progress", "--embedder-device", "cpu",
+    ]
+    print(f"[toy] evaluating {len(sample_files)} run(s) with the evaluation CLI")
+    start = time.perf_counter()
+    with (out / "eval.log").open("w") as handle:
+        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise SystemExit(f"error: the evaluation failed (exit {result.returncode}); see {out / 'eval.log'}")
+    stamp.write_text(json.dumps(fingerprint))
+    return time.perf_counter() - start
+
+
+def _append_timing(out: Path, entry: dict) -> None:
+    path = out / "timing.json"
+    timing = json.loads(path.read_text()) if path.exists() else {"invocations": []}
+    timing["invocations"].append(entry)
+    path.write_text(json.dumps(timing, indent=2))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    methods = parse_methods(args.methods)
+    plan, n_seeds = plan_from_args(args)
+    seeds = list(range(n_seeds))
+    out: Path = args.out.resolve()
+    state = {"plan": asdict(plan), "methods": methods, "seeds": seeds, "overrides": list(args.overrides),
+             "smoke": bool(args.smoke)}
+    print(f"[toy] plan: {json.dumps(asdict(plan))}; methods {methods}; seeds {seeds}")
+    if args.dry_run:
+        from verl_dsdr.toy.runs import build_command
+
+        target = RunTarget("<model_dir>", "<train.parquet>", "<val.parquet>")
+        for seed in seeds:
+            for method in methods:
+                folder = run_dir(out, method, seed)
+                print(shlex.join(build_command(sys.executable, method, seed, plan, target, folder, "<ray_tmp>",
+                                               tuple(args.overrides))))
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    _check_plan(out, state)
+    (out / "plan.json").write_text(json.dumps(state, indent=2))
+
+    from verl_dsdr.assets.build import build_assets
+
+    started = time.perf_counter()
+    assets = build_assets()
+    target = RunTarget(assets.model_dir, assets.train_parquet, _validation_file(assets, plan, out))
+    trained, skipped = [], []
+    eval_s = None
+    try:
+        for seed in seeds:  # seed-major: an interrupted job still has whole seeds to compare
+            for method in methods:
+                first = seed == seeds[0] and method == methods[0]
+                record = launch_run(method, seed, plan, target, out, timeout_s=args.timeout_s,
+                                    extra=tuple(args.overrides), validate_before=first)
+                (skipped if record.get("skipped") else trained).append(f"{method}/seed{seed}")
+                if record.get("skipped"):
+                    print(f"[toy] {method} seed {seed}: finished earlier, skipped")
+        samples = warm_start_samples(out, methods, seeds) + [
+            run_dir(out, m, s) / "samples.jsonl" for s in seeds for m in methods
+        ]
+        eval_s = _evaluate(out, samples, args.eval_workers)
+    except RunError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        _append_timing(out, {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "wall_s": time.perf_counter() - started,
+                             "trained": trained, "skipped": skipped,
+                             "eval_s": eval_s})
+    print(f"[toy] all runs finished and evaluated in {out}; next: python -m verl_dsdr.toy report --out {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from verl_dsdr.toy.report import write_report
+
+    out: Path = args.out.resolve()
+    plan_path = out / "plan.json"
+    if not plan_path.exists():
+        print(f"error: {plan_path} not found: run `python -m verl_dsdr.toy run --out {args.out}` first", file=sys.stderr)
+        return 2
+    state = json.loads(plan_path.read_text())
+    timing_path = out / "timing.json"
+    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    seeds_flag = "--smoke" if state.get("smoke") else f"--seeds {len(state['seeds'])}"
+    command = f"bash scripts/reproduce_toy.sh {seeds_flag} --methods {','.join(state['methods'])}"
+    try:
+        paths = write_report(out, state["methods"], state["seeds"], plan=state["plan"], command=command,
+                             timing=timing, wall_s=args.wall_s)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"[toy] wrote {paths['report']} and {', '.join(p.name for k, p in paths.items() if k != 'report')}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cmd_run(args) if args.command == "run" else cmd_report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

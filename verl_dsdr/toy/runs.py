@@ -1,0 +1,270 @@
+"""Launch one (method, seed) training run of the toy reproduction, resumably.
+
+Each run is ``python -m verl_dsdr.main_ppo preset=cpu ...`` in its own process, with its own
+short Ray temp folder, writing into ``<out>/runs/<method>/seed<k>/``:
+``metrics.jsonl`` (verl's file logger), ``train.log``, ``val/<step>.jsonl`` (verl's validation
+dump after the last step), ``samples.jsonl`` (the dump as eval rows) and, last, ``DONE`` (JSON
+with the run's timings). A folder with ``DONE`` is a finished run and is skipped; a folder
+without it is a run that was cut off, and is deleted and restarted from the warm start (verl's
+FSDP checkpoints are not worth their cost at this size).
+
+Processes are stopped by identity, never by name: every process the run starts inherits the
+environment variable ``VERL_DSDR_TOY_RUN=<token>``, and Ray's own daemons carry the run's temp
+folder on their command line. After the run (or on Ctrl-C) exactly those are killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from verl_dsdr.toy.convert import convert_dump, dump_of_step, latest_dump
+from verl_dsdr.toy.methods import ToyPlan, method_overrides, plan_overrides
+
+__all__ = [
+    "RunError",
+    "RunTarget",
+    "run_dir",
+    "is_finished",
+    "read_done",
+    "sample_label",
+    "build_command",
+    "own_processes",
+    "stop_own_processes",
+    "launch_run",
+    "BENCHMARK",
+    "MARKER_ENV",
+    "WARM_START",
+    "warm_start_samples",
+]
+
+REPO = Path(__file__).resolve().parents[2]
+DONE = "DONE"
+MARKER_ENV = "VERL_DSDR_TOY_RUN"
+BENCHMARK = "arith_val"
+"""Benchmark name of the held-out toy problems in the eval rows (and ``metrics.json``)."""
+WARM_START = "warm_start"
+"""Method name of the reference row: the warm-started policy itself, validated before any update."""
+
+
+class RunError(RuntimeError):
+    """A training run failed; the message names its log."""
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """Where a run reads its inputs: the warm-started model, training and validation parquet files."""
+
+    model_dir: str
+    train_parquet: str
+    val_parquet: str
+
+
+def run_dir(out: str | Path, method: str, seed: int) -> Path:
+    return Path(out) / "runs" / method / f"seed{seed}"
+
+
+def sample_label(method: str, seed: int) -> str:
+    """The eval's method key of one run (``dsdr_wo_gd-seed1``); ``report`` splits on ``-seed``."""
+    return f"{method}-seed{seed}"
+
+
+def is_finished(folder: str | Path) -> bool:
+    return (Path(folder) / DONE).is_file()
+
+
+def read_done(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / DONE).read_text())
+
+
+def warm_start_samples(out: str | Path, methods: list[str], seeds: list[int]) -> list[Path]:
+    """The warm start's samples file, recorded by whichever finished run validated it (at most one)."""
+    for seed in seeds:
+        for method in methods:
+            folder = run_dir(out, method, seed)
+            if is_finished(folder) and read_done(folder).get("warm_start_samples"):
+                return [Path(out) / read_done(folder)["warm_start_samples"]]
+    return []
+
+
+def build_command(
+    python: str, method: str, seed: int, plan: ToyPlan, target: RunTarget, folder: Path, ray_dir: str,
+    extra: tuple[str, ...] = (), validate_before: bool = False,
+) -> list[str]:
+    """The full ``main_ppo`` command line (shared plan, the method's block, then ``extra``, which wins).
+
+    ``validate_before`` also validates the warm start before the first update (same sampling, dumped
+    as ``val/0.jsonl``): the reference row of the report, paid for once per reproduction.
+    """
+    return [
+        python, "-m", "verl_dsdr.main_ppo", "preset=cpu",
+        f"hydra.run.dir={folder / 'hydra'}",
+        f"+ray_kwargs.ray_init._temp_dir={ray_dir}",
+        f"actor_rollout_ref.model.path={target.model_dir}",
+        f"data.train_files={target.train_parquet}",
+        f"data.val_files={target.val_parquet}",
+        f"data.seed={seed}",
+        f"trainer.experiment_name={sample_label(method, seed)}",
+        f"trainer.validation_data_dir={folder / 'val'}",
+        *plan_overrides(plan),
+        *method_overrides(method, plan),
+        *(["trainer.val_before_train=true"] if validate_before else []),
+        *extra,
+    ]
+
+
+def own_processes(token: str, ray_dir: str) -> list[int]:
+    """PIDs of processes started by this run: marked with ``token`` in their environment, or
+    naming ``ray_dir`` on their command line. Never this process."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if proc.info["pid"] == os.getpid():
+            continue
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if ray_dir in cmdline or proc.environ().get(MARKER_ENV) == token:
+                found.append(proc.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def stop_own_processes(token: str, ray_dir: str, grace_s: float = 3.0) -> list[int]:
+    """SIGTERM this run's processes, SIGKILL what is left after ``grace_s``; returns the PIDs found."""
+    pids = own_processes(token, ray_dir)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace_s
+        while sig == signal.SIGTERM and time.monotonic() < deadline and own_processes(token, ray_dir):
+            time.sleep(0.2)
+        pids_left = own_processes(token, ray_dir)
+        if not pids_left:
+            break
+        pids = pids_left
+    return pids
+
+
+def _series_sum(metrics_path: Path, key: str) -> tuple[float, int]:
+    total, count = 0.0, 0
+    if metrics_path.exists():
+        for line in metrics_path.read_text().splitlines():
+            if line.strip():
+                value = json.loads(line).get("data", {}).get(key)
+                if isinstance(value, (int, float)):
+                    total, count = total + float(value), count + 1
+    return total, count
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def launch_run(
+    method: str,
+    seed: int,
+    plan: ToyPlan,
+    target: RunTarget,
+    out: str | Path,
+    *,
+    python: str = sys.executable,
+    timeout_s: float | None = None,
+    extra: tuple[str, ...] = (),
+    validate_before: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train one (method, seed) run unless it already finished; returns its ``DONE`` record."""
+    folder = run_dir(out, method, seed)
+    if is_finished(folder):
+        return read_done(folder) | {"skipped": True}
+    if folder.exists():
+        log(f"[toy] {method} seed {seed}: removing a half-finished run in {folder}")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    ray_dir = tempfile.mkdtemp(prefix="vtoy_", dir="/tmp")  # short: Ray's unix socket paths
+    token = Path(ray_dir).name
+    command = build_command(python, method, seed, plan, target, folder, ray_dir, extra, validate_before)
+    (folder / "command.json").write_text(json.dumps(command, indent=1))
+    env = dict(os.environ)
+    env.update(
+        {
+            MARKER_ENV: token,
+            "VERL_FILE_LOGGER_PATH": str(folder / "metrics.jsonl"),
+            "VERL_DSDR_RUN_INFO": str(folder / "run_info.json"),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "RAY_AUTH_MODE": "disabled",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "TOKENIZERS_PARALLELISM": "false",
+            "WANDB_MODE": "disabled",
+        }
+    )
+    log(f"[toy] {method} seed {seed}: training {plan.steps} steps (log: {folder / 'train.log'})")
+    start = time.perf_counter()
+    leftovers: list[int] = []
+    try:
+        with (folder / "train.log").open("w") as handle:
+            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+            try:
+                returncode = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise RunError(f"{method} seed {seed} ran past {timeout_s:.0f}s; see {folder / 'train.log'}") from None
+    finally:
+        leftovers = stop_own_processes(token, ray_dir)
+        shutil.rmtree(ray_dir, ignore_errors=True)
+    wall = time.perf_counter() - start
+    if returncode != 0:
+        raise RunError(
+            f"{method} seed {seed} failed (exit {returncode}); see {folder / 'train.log'}:\n{_tail(folder / 'train.log')}"
+        )
+    samples, n_rows = convert_dump(latest_dump(folder / "val"), folder / "samples.jsonl", sample_label(method, seed), BENCHMARK)
+    warm = dump_of_step(folder / "val", 0) if validate_before else None
+    if warm is not None:
+        warm, _ = convert_dump(warm, folder / "samples_warm_start.jsonl", sample_label(WARM_START, 0), BENCHMARK)
+    train_s, steps = _series_sum(folder / "metrics.jsonl", "timing_s/step")
+    val_s, _ = _series_sum(folder / "metrics.jsonl", "timing_s/testing")
+    record = {
+        "method": method,
+        "seed": seed,
+        "steps": steps,
+        "wall_s": wall,
+        "train_s": train_s,
+        "validation_s": val_s,
+        "overhead_s": wall - train_s - val_s,
+        "samples": str(samples.relative_to(Path(out))),
+        "samples_rows": n_rows,
+        "warm_start_samples": str(warm.relative_to(Path(out))) if warm is not None else None,
+        "leftover_processes_stopped": len(leftovers),
+        "ray_dir": ray_dir,
+        "process_token": token,
+        "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    if steps != plan.steps:
+        raise RunError(f"{method} seed {seed} logged {steps} steps, expected {plan.steps}; see {folder / 'train.log'}")
+    tmp = folder / (DONE + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    tmp.replace(folder / DONE)
+    log(
+        f"[toy] {method} seed {seed}: done in {wall:.0f}s (train {train_s:.0f}s over {steps} steps, "
+        f"validation {val_s:.0f}s, start-up/shut-down {record['overhead_s']:.0f}s)"
+    )
+    return record
