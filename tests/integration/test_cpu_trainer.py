@@ -9,10 +9,6 @@ pytestmark = pytest.mark.integration
 PROBS_DIFF_TOLERANCE = 1e-2
 
 
-def _tail(run, n=60):
-    return "\n".join(run.log.splitlines()[-n:])
-
-
 @pytest.fixture(scope="module")
 def grpo(train):
     return train("grpo", 2)
@@ -24,7 +20,7 @@ def dsdr(train):
 
 
 def test_grpo_trains_two_steps_on_cpu(grpo):
-    assert grpo.returncode == 0, _tail(grpo)
+    assert grpo.returncode == 0, grpo.tail()
     assert len(grpo.series("actor/grad_norm")) == 2
     assert max(grpo.series("actor/grad_norm")) > 0, "zero gradient: no mixed group in the batches"
     assert max(grpo.series("groups/frac_mixed")) > 0
@@ -41,7 +37,7 @@ def test_rollout_log_probs_agree_with_actor(grpo):
 
 
 def test_dsdr_trains_two_steps_with_its_metrics(dsdr):
-    assert dsdr.returncode == 0, _tail(dsdr)
+    assert dsdr.returncode == 0, dsdr.tail()
     assert dsdr.run_info["trainer"] == "DSDRTrainer"
     for key in ("dsdr/d_mean", "dsdr/d_emb_mean", "dsdr/d_eq_mean", "dsdr/d_correct_mean", "dsdr/bonus_mean",
                 "dsdr/frac_all_correct", "dsdr/frac_all_wrong", "dsdr/coupling_weight_entropy",
@@ -55,7 +51,7 @@ def test_dsdr_trains_two_steps_with_its_metrics(dsdr):
 @pytest.mark.parametrize("estimator", ["setpo", "asym_grpo"])
 def test_peer_methods_train_two_steps(train, estimator):
     run = train(estimator, 2)
-    assert run.returncode == 0, _tail(run)
+    assert run.returncode == 0, run.tail()
     assert len(run.series("actor/grad_norm")) == 2
     assert max(run.series("actor/grad_norm")) > 0
 
