@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         if run.returncode != 0:
             print(run.tail(), file=sys.stderr)
             raise SystemExit(f"{estimator} run failed (exit {run.returncode}); logs in {run.run_dir}")
-        results[estimator] = {"wall_s": run.wall_s, "stages_s": stage_medians(run.metrics)}
+        results[estimator] = {"wall_s": run.wall_s, "peak_rss_gb": run.peak_rss_gb, "stages_s": stage_medians(run.metrics)}
         if estimator == "dsdr":
             results[estimator]["dsdr_group_step_s"] = statistics.median(run.series("dsdr/diversity_time_trainer_s")[1:])
     ratios = {k: results["dsdr"]["stages_s"][k] / results["grpo"]["stages_s"][k] for k in STAGES}

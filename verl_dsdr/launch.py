@@ -32,6 +32,7 @@ class RunResult:
     run_info: dict = field(default_factory=dict)
     wall_s: float = 0.0
     leftovers: list[int] = field(default_factory=list)
+    peak_rss_gb: float = 0.0  # summed over the run's process tree (shared pages counted once per process)
 
     def series(self, key: str) -> list[float]:
         """Values of ``key`` over the logged training steps, in order."""
@@ -92,16 +93,15 @@ def run_training(
         *overrides,
     ]
     start = time.perf_counter()
-    try:
-        proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout_s)
-        returncode, log = proc.returncode, proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as expired:
-        returncode = 124
-        log = (expired.stdout or b"").decode(errors="replace") + (expired.stderr or b"").decode(errors="replace")
+    log_path = run_dir / "train.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, text=True)
+        peak = _wait_sampling_memory(proc, timeout_s)
+    returncode = proc.returncode if proc.returncode is not None else 124
     wall = time.perf_counter() - start
+    log = log_path.read_text(errors="replace")
     leftovers = stop_session_processes(ray_dir)
     shutil.rmtree(ray_dir, ignore_errors=True)
-    (run_dir / "train.log").write_text(log)
     info_path = run_dir / "run_info.json"
     return RunResult(
         returncode=returncode,
@@ -111,4 +111,36 @@ def run_training(
         run_info=json.loads(info_path.read_text()) if info_path.exists() else {},
         wall_s=wall,
         leftovers=leftovers,
+        peak_rss_gb=peak / 2**30,
     )
+
+
+def _tree_rss(proc: "psutil.Process") -> int:
+    """Resident memory of a process and all its descendants (Ray's raylet, workers, actors)."""
+    import psutil
+
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return total
+
+
+def _wait_sampling_memory(proc: subprocess.Popen, timeout_s: float, every_s: float = 1.0) -> int:
+    """Wait for ``proc`` (killing it after ``timeout_s``), sampling the tree's summed RSS; return the peak."""
+    import psutil
+
+    root, peak, deadline = psutil.Process(proc.pid), 0, time.monotonic() + timeout_s
+    while proc.poll() is None:
+        try:
+            peak = max(peak, _tree_rss(root))
+        except psutil.NoSuchProcess:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            break
+        time.sleep(every_s)
+    proc.wait()
+    return peak

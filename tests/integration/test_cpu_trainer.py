@@ -56,6 +56,13 @@ def test_peer_methods_train_two_steps(train, estimator):
     assert max(run.series("actor/grad_norm")) > 0
 
 
+def test_dsdr_full_entropy_estimator_trains(train):
+    run = train("dsdr", 1, "algorithm.dsdr.entropy_estimator=full")
+    assert run.returncode == 0, run.tail()
+    assert max(abs(v) for v in run.series("dsdr/local_term")) > 0
+    assert run.series("actor/entropy_loss")  # verl computed the model's entropy for the exact estimator
+
+
 def test_invalid_config_stops_before_ray(train):
     run = train("dsdr", 2, "algorithm.dsdr.tau=0")
     assert run.returncode != 0
