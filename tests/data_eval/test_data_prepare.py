@@ -281,3 +281,13 @@ def test_files_load_and_concatenate_like_verl(tmp_path, capsys):
     both = datasets.concatenate_datasets(parts)
     assert both["data_source"] == ["aime24", "minerva"]
     assert both[1]["extra_info"]["index"] == 0 and both[1]["prompt"][0]["role"] == "user"
+
+
+def test_raw_prompt_style_keeps_the_problem_text():
+    from verl_dsdr.data.schema import render_prompt
+
+    assert render_prompt("Compute 1 + 6. Put the final answer in \\boxed{}.", "raw") == (
+        "Compute 1 + 6. Put the final answer in \\boxed{}."
+    )
+    with pytest.raises(ValueError, match="raw"):
+        render_prompt("x", "plain")

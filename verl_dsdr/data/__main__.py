@@ -12,7 +12,7 @@ from typing import Sequence
 
 from verl_dsdr.data.loading import DataError, load_rows
 from verl_dsdr.data.prepare import PrepareReport, prepare_rows, resolve_columns
-from verl_dsdr.data.schema import write_parquet
+from verl_dsdr.data.schema import PROMPT_STYLES, write_parquet
 from verl_dsdr.data.sources import DATASETS, boxed_data_source, get_spec
 
 __all__ = ["build_parser", "main", "format_summary"]
@@ -36,10 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument(
         "--prompt-style",
-        choices=("dapo", "boxed"),
+        choices=PROMPT_STYLES,
         default=None,
-        help="instruction: 'dapo' (Answer: line; default for dapo_math_17k) or 'boxed' (\\boxed{}; default for "
-        "benchmarks)",
+        help="instruction: 'dapo' (Answer: line; default for dapo_math_17k), 'boxed' (\\boxed{}; default for "
+        "benchmarks) or 'raw' (the problem text as is, for problems that carry their own instruction)",
     )
     parser.add_argument("--data-source", default=None, help="override the data_source written to every row")
     parser.add_argument("--problem-column", default=None, help="column holding the problem (dots read struct fields)")

@@ -22,7 +22,8 @@ __all__ = [
     "write_parquet",
 ]
 
-PromptStyle = Literal["dapo", "boxed"]
+PromptStyle = Literal["dapo", "boxed", "raw"]
+PROMPT_STYLES = ("dapo", "boxed", "raw")
 
 # DAPO-Math-17k's own wrapper; its verifier reads the last ``Answer:`` line.
 DAPO_INSTRUCTION = (
@@ -43,7 +44,9 @@ def render_prompt(problem: str, style: PromptStyle) -> str:
         return DAPO_INSTRUCTION.format(problem=problem)
     if style == "boxed":
         return BOXED_INSTRUCTION.format(problem=problem)
-    raise ValueError(f"unknown prompt style {style!r}: use 'dapo' or 'boxed'")
+    if style == "raw":  # the problem already carries its instruction (e.g. the embedded arithmetic task)
+        return problem
+    raise ValueError(f"unknown prompt style {style!r}: use 'dapo', 'boxed' or 'raw'")
 
 
 def extract_dapo_problem(content: str) -> str:
