@@ -54,9 +54,11 @@ def plot_pass_at_k(metrics: dict, path: Path, *, max_columns: int = 3) -> Path:
             if label not in labels:
                 handles.append(handle)
                 labels.append(label)
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
-    fig.tight_layout(rect=(0, 0.08 if rows == 1 else 0.05, 1, 1))
+    fig.tight_layout()
+    # Below the panels, at most three entries per panel width; bbox_inches="tight" keeps it all in the image.
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 3 * columns),
+               frameon=False)
     path = Path(path)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
