@@ -27,6 +27,7 @@ from verl.utils.config import omega_conf_to_dataclass
 from verl.workers.utils.padding import response_to_nested
 
 from verl_dsdr.algorithms.dsdr import sequence_mean
+from verl_dsdr.cpu.patches import set_replay_poll_interval
 from verl_dsdr.group_stats import dsdr_metrics, dsdr_stats, gather_inputs, group_outcomes, setpo_stats
 from verl_dsdr.loss import COEF_FIELD, LocalTermSettings, dsdr_ppo_loss
 from verl_dsdr.reward_manager import VALIDATE_FLAG
@@ -52,7 +53,18 @@ class _FlaggedLoader:
         return getattr(self.loader, name)
 
 
-class GroupOutcomeTrainer(PPOTrainerSync):
+class _PollIntervalMixin:
+    """Honours ``trainer.v1.sampler.poll_interval`` (verl 0.9.1 hard-codes 2 s; see patches)."""
+
+    def _build_replay_buffer(self):
+        buffer = super()._build_replay_buffer()
+        seconds = self.config.trainer.v1.sampler.get("poll_interval", None)
+        if seconds is not None:
+            set_replay_poll_interval(buffer, float(seconds))
+        return buffer
+
+
+class GroupOutcomeTrainer(_PollIntervalMixin, PPOTrainerSync):
     """verl's sync trainer plus ``groups/`` metrics: fractions of all-correct, all-wrong and mixed groups.
 
     Used for every estimator that DSDRTrainer does not handle (grpo, dapo, asym_grpo, ...);
@@ -69,7 +81,7 @@ class GroupOutcomeTrainer(PPOTrainerSync):
         return super()._compute_advantage(batch, metrics)
 
 
-class DSDRTrainer(PPOTrainerSync):
+class DSDRTrainer(_PollIntervalMixin, PPOTrainerSync):
     """Sync PPO trainer for ``algorithm.adv_estimator=dsdr|setpo`` (same semantics as verl's ``sync``)."""
 
     def init(self):

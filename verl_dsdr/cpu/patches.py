@@ -89,6 +89,19 @@ def register_cpu_rollout() -> None:
     rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = ADAPTER_FQN
 
 
+def set_replay_poll_interval(replay_buffer, seconds: float) -> None:
+    """Set how often verl's replay buffer polls TransferQueue for finished rollouts.
+
+    ``verl/trainer/ppo/v1/replay_buffer.py:144`` defaults ``poll_interval`` to 2.0 s and
+    ``verl/trainer/ppo/v1/trainer_base.py:155`` builds the buffer without passing it, so every
+    generation phase is rounded up to a multiple of 2 s. On the CPU backend, where a whole
+    step takes seconds, that rounding dominates step time and hides real differences.
+    """
+    if seconds <= 0:
+        raise ValueError(f"trainer.v1.sampler.poll_interval must be > 0 seconds, got {seconds}")
+    replay_buffer.poll_interval = float(seconds)
+
+
 def install_cpu_backend() -> None:
     """Register the CPU platform and rollout, and fix the process group (idempotent)."""
     check_verl_version()

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -20,10 +22,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
+from verl_dsdr.toy.convert import DumpError
 from verl_dsdr.toy.methods import FULL_PLAN, METHODS, SMOKE_PLAN, ToyPlan, parse_methods
 from verl_dsdr.toy.runs import RunError, RunTarget, is_finished, launch_run, run_dir, warm_start_samples
 
 DEFAULT_OUT = Path("runs/toy")
+SMOKE_OUT = Path("runs/toy_smoke")
 
 
 def _seeds(value: str) -> int:
@@ -38,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="train every (method, seed) and evaluate the final policies")
-    run.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    run.add_argument("--out", type=Path, default=None, help=f"default {DEFAULT_OUT} ({SMOKE_OUT} with --smoke)")
     run.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     run.add_argument("--seeds", type=_seeds, default=None, help="number of seeds, 0..N-1 (default: $SEEDS or 3)")
     run.add_argument("--smoke", action="store_true", help="1 seed, 2 steps, tiny batch and evaluation (CI)")
@@ -52,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dapo-dynamic-sampling", action="store_true",
                      help="DAPO with verl's dynamic sampling (filter_groups); off by default (cost)")
     run.add_argument("--timeout-s", type=float, default=1800.0, help="per-run time limit")
-    run.add_argument("--eval-workers", type=int, default=1, help="scoring processes of the evaluation CLI")
+    run.add_argument("--eval-workers", type=int, default=2, help="scoring processes of the evaluation CLI")
     run.add_argument("--dry-run", action="store_true", help="print the plan and each run's command, train nothing")
     run.add_argument("overrides", nargs="*", help="extra verl overrides for every run (after --)")
 
@@ -136,11 +140,19 @@ def _append_timing(out: Path, entry: dict) -> None:
     path.write_text(json.dumps(timing, indent=2))
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    methods = parse_methods(args.methods)
-    plan, n_seeds = plan_from_args(args)
+def cmd_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
+    try:
+        methods = parse_methods(args.methods)
+        plan, n_seeds = plan_from_args(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     seeds = list(range(n_seeds))
-    out: Path = args.out.resolve()
+    out: Path = (args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT)).resolve()
+    if not re.fullmatch(r"[\w./+-]+", str(out)):
+        print(f"error: --out {out} may hold only letters, digits and . _ - + / (the path goes into Hydra overrides)",
+              file=sys.stderr)
+        return 2
     state = {"plan": asdict(plan), "methods": methods, "seeds": seeds, "overrides": list(args.overrides),
              "smoke": bool(args.smoke)}
     print(f"[toy] plan: {json.dumps(asdict(plan))}; methods {methods}; seeds {seeds}")
@@ -151,38 +163,45 @@ def cmd_run(args: argparse.Namespace) -> int:
         for seed in seeds:
             for method in methods:
                 folder = run_dir(out, method, seed)
+                first = seed == seeds[0] and method == methods[0]
                 print(shlex.join(build_command(sys.executable, method, seed, plan, target, folder, "<ray_tmp>",
-                                               tuple(args.overrides))))
+                                               tuple(args.overrides), validate_before=first)))
         return 0
     out.mkdir(parents=True, exist_ok=True)
     _check_plan(out, state)
-    (out / "plan.json").write_text(json.dumps(state, indent=2))
+    (out / "plan.json").write_text(json.dumps(state | {"argv": list(argv)}, indent=2))
 
     from verl_dsdr.assets.build import build_assets
 
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S")
     assets = build_assets()
     target = RunTarget(assets.model_dir, assets.train_parquet, _validation_file(assets, plan, out))
     trained, skipped = [], []
     eval_s = None
+    pairs = [(m, s) for s in seeds for m in methods]  # seed-major: an interrupted job still has whole seeds
+    walls: list[float] = []
     try:
-        for seed in seeds:  # seed-major: an interrupted job still has whole seeds to compare
-            for method in methods:
-                first = seed == seeds[0] and method == methods[0]
-                record = launch_run(method, seed, plan, target, out, timeout_s=args.timeout_s,
-                                    extra=tuple(args.overrides), validate_before=first)
-                (skipped if record.get("skipped") else trained).append(f"{method}/seed{seed}")
-                if record.get("skipped"):
-                    print(f"[toy] {method} seed {seed}: finished earlier, skipped")
+        for index, (method, seed) in enumerate(pairs, start=1):
+            first = seed == seeds[0] and method == methods[0]
+            record = launch_run(method, seed, plan, target, out, timeout_s=args.timeout_s,
+                                extra=tuple(args.overrides), validate_before=first)
+            (skipped if record.get("skipped") else trained).append(f"{method}/seed{seed}")
+            if record.get("skipped"):
+                print(f"[toy] {method} seed {seed}: finished earlier, skipped")
+            else:
+                walls.append(record["wall_s"])
+                left = sum(1 for m, s in pairs[index:] if not is_finished(run_dir(out, m, s)))
+                print(f"[toy] {index}/{len(pairs)} runs; {(time.perf_counter() - started) / 60:.1f} min so far, "
+                      f"about {left * sum(walls) / len(walls) / 60:.0f} min of training left at this pace")
         samples = warm_start_samples(out, methods, seeds) + [
             run_dir(out, m, s) / "samples.jsonl" for s in seeds for m in methods
         ]
         eval_s = _evaluate(out, samples, args.eval_workers)
-    except RunError as err:
+    except (RunError, DumpError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     finally:
-        _append_timing(out, {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "wall_s": time.perf_counter() - started,
+        _append_timing(out, {"started": started_at, "wall_s": time.perf_counter() - started,
                              "trained": trained, "skipped": skipped,
                              "eval_s": eval_s})
     print(f"[toy] all runs finished and evaluated in {out}; next: python -m verl_dsdr.toy report --out {out}")
@@ -200,8 +219,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     state = json.loads(plan_path.read_text())
     timing_path = out / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
-    seeds_flag = "--smoke" if state.get("smoke") else f"--seeds {len(state['seeds'])}"
-    command = f"bash scripts/reproduce_toy.sh {seeds_flag} --methods {','.join(state['methods'])}"
+    command = "python -m verl_dsdr.toy " + shlex.join(state.get("argv") or ["run"])
     try:
         paths = write_report(out, state["methods"], state["seeds"], plan=state["plan"], command=command,
                              timing=timing, wall_s=args.wall_s)
@@ -212,9 +230,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    """SIGTERM unwinds like Ctrl-C, so a running run's ``finally`` stops its own Ray processes."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = build_parser().parse_args(argv)
-    return cmd_run(args) if args.command == "run" else cmd_report(args)
+    return cmd_run(args, argv) if args.command == "run" else cmd_report(args)
 
 
 if __name__ == "__main__":

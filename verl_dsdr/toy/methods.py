@@ -63,7 +63,7 @@ METHODS: dict[str, Method] = {
     )
 }
 
-DYNAMIC_SAMPLING = ("+algorithm.filter_groups.enable=true", "+algorithm.filter_groups.metric=acc")
+DYNAMIC_SAMPLING = ("algorithm.filter_groups.enable=true", "algorithm.filter_groups.metric=acc")
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,8 @@ class ToyPlan:
 
 
 # Calibrated on the project's shared 2-core CPU (docs/TOY_REPRODUCTION.md, "Budget").
-FULL_PLAN = ToyPlan(steps=24, batch_prompts=16, rollouts=8, mini_batch_prompts=4, lr=5e-4, val_n=16, val_problems=None)
-SMOKE_PLAN = ToyPlan(steps=2, batch_prompts=4, rollouts=4, mini_batch_prompts=2, lr=5e-4, val_n=4, val_problems=6)
+FULL_PLAN = ToyPlan(steps=20, batch_prompts=16, rollouts=8, mini_batch_prompts=4, lr=3e-4, val_n=16, val_problems=None)
+SMOKE_PLAN = ToyPlan(steps=2, batch_prompts=4, rollouts=4, mini_batch_prompts=2, lr=3e-4, val_n=4, val_problems=6)
 
 
 def parse_methods(text: str | list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Sequence
 
 from verl_dsdr.summary import read_metrics
 from verl_dsdr.toy.convert import read_jsonl
-from verl_dsdr.toy.forms import form_stats
+from verl_dsdr.toy.forms import form_stats, rollout_form_stats
 from verl_dsdr.toy.methods import METHODS
 from verl_dsdr.toy.plots import band, colours_for, plot_bars, plot_curves, plot_pass_at_k
 from verl_dsdr.toy.runs import BENCHMARK, WARM_START, is_finished, read_done, run_dir, sample_label, warm_start_samples
@@ -28,6 +28,8 @@ __all__ = [
     "DSDR_PANELS",
     "RunData",
     "series",
+    "smooth",
+    "rollout_metrics",
     "tail_mean",
     "spread",
     "format_spread",
@@ -40,11 +42,15 @@ TRAIN_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("training reward (mean score)", ("critic/score/mean",)),
     ("policy entropy (actor/entropy)", ("actor/entropy",)),
     ("all-correct groups (fraction)", ("groups/frac_all_correct", "dsdr/frac_all_correct")),
+    ("distinct correct forms per group (rollouts)", ("toy/forms_per_group",)),
+    ("form entropy of correct rollouts (bits)", ("toy/form_entropy_bits",)),
+    ("bare-answer share of correct rollouts", ("toy/bare_share",)),
     ("mixed groups (fraction)", ("groups/frac_mixed", "dsdr/frac_mixed")),
     ("PPO clip fraction", ("actor/pg_clipfrac",)),
     ("response length (tokens)", ("response_length/mean",)),
 )
-"""(panel title, metric keys tried in order: DSDR's trainer logs group outcomes under ``dsdr/``)."""
+"""(panel title, metric keys tried in order: DSDR's trainer logs group outcomes under ``dsdr/``;
+``toy/`` keys are computed here from verl's rollout dump, see ``rollout_metrics``)."""
 
 DSDR_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("d of correct rollouts (Eq. 9)", ("dsdr/d_correct_mean",)),
@@ -57,6 +63,8 @@ DSDR_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 TAIL_STEPS = 5
 """Training numbers in the tables are means over the last TAIL_STEPS steps (single steps are noisy)."""
+SMOOTH_STEPS = 3
+"""Training curves: each seed's series is a trailing mean over SMOOTH_STEPS steps before the band."""
 
 
 @dataclass
@@ -79,6 +87,37 @@ def series(rows: Sequence[dict], keys: Sequence[str]) -> tuple[list[int], list[f
         if pairs:
             return [s for s, _ in pairs], [v for _, v in pairs]
     return [], []
+
+
+def smooth(values: Sequence[float], window: int = SMOOTH_STEPS) -> list[float]:
+    """Trailing moving average (the first points average what exists so far)."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    out = []
+    for i in range(len(values)):
+        part = values[max(0, i - window + 1) : i + 1]
+        out.append(sum(part) / len(part))
+    return out
+
+
+def rollout_metrics(rollout_dir: str | Path) -> dict[int, dict[str, float]]:
+    """``{step: {"toy/forms_per_group", "toy/form_entropy_bits", "toy/bare_share"}}`` from verl's
+    training-rollout dump (``<step>.jsonl``); steps whose value is undefined are left out of that key."""
+    rollout_dir = Path(rollout_dir)
+    out: dict[int, dict[str, float]] = {}
+    if not rollout_dir.is_dir():
+        return out
+    for path in rollout_dir.glob("*.jsonl"):
+        if not path.stem.isdigit():
+            continue
+        stats = rollout_form_stats(read_jsonl(path))
+        out[int(path.stem)] = {
+            f"toy/{name}": value
+            for name, value in (("forms_per_group", stats["forms_per_problem"]),
+                                ("form_entropy_bits", stats["form_entropy_bits"]), ("bare_share", stats["bare_share"]))
+            if value is not None
+        }
+    return out
 
 
 def tail_mean(values: Sequence[float], n: int = TAIL_STEPS) -> float | None:
@@ -117,7 +156,10 @@ def load_runs(out: str | Path, methods: Sequence[str], seeds: Sequence[int]) -> 
                 continue
             samples_path = folder / "samples.jsonl"
             samples = read_jsonl(samples_path) if samples_path.exists() else []
-            runs.append(RunData(method, seed, read_metrics(folder / "metrics.jsonl"), read_done(folder), samples))
+            rows = read_metrics(folder / "metrics.jsonl")
+            extra = rollout_metrics(folder / "rollouts")
+            rows = [r | extra.get(int(r["step"]), {}) if r.get("step") is not None else r for r in rows]
+            runs.append(RunData(method, seed, rows, read_done(folder), samples))
     return runs
 
 
@@ -140,6 +182,8 @@ def collect_results(runs: Sequence[RunData], eval_metrics: dict) -> list[dict]:
             "entropy_tail": tail_mean(series(run.rows, ("actor/entropy",))[1]),
             "all_correct_tail": tail_mean(series(run.rows, TRAIN_PANELS[2][1])[1]),
             "d_correct_tail": tail_mean(series(run.rows, ("dsdr/d_correct_mean",))[1]),
+            "rollout_forms_tail": tail_mean(series(run.rows, ("toy/forms_per_group",))[1]),
+            "rollout_form_entropy_tail": tail_mean(series(run.rows, ("toy/form_entropy_bits",))[1]),
             "mean_accuracy": entry.get("mean_accuracy"),
             "pass@1": passk.get("1"),
             "pass@kmax": passk.get(str(k_max)) if k_max else None,
@@ -163,6 +207,7 @@ RESULT_COLUMNS: tuple[tuple[str, str, float, int], ...] = (
     ("pass@1", "Pass@1 (%)", 100.0, 1),
     ("pass@kmax", "Pass@k_max (%)", 100.0, 1),
     ("train_reward_tail", "train reward, last 5 steps", 1.0, 3),
+    ("all_correct_tail", "all-correct groups, last 5", 1.0, 2),
 )
 DIVERSITY_COLUMNS: tuple[tuple[str, str, float, int], ...] = (
     ("forms_per_problem", "listed forms / problem", 1.0, 2),
@@ -171,6 +216,7 @@ DIVERSITY_COLUMNS: tuple[tuple[str, str, float, int], ...] = (
     ("distinct_solutions", "clusters (eval)", 1.0, 2),
     ("semantic_dissimilarity", "semantic dissim. (eval)", 1.0, 3),
     ("formula_uniqueness", "formula uniq. (eval)", 1.0, 3),
+    ("rollout_form_entropy_tail", "rollout form entropy, last 5", 1.0, 2),
     ("entropy_tail", "policy entropy, last 5", 1.0, 3),
 )
 
@@ -207,11 +253,11 @@ def _per_seed(records: list[dict], methods: Sequence[str], key: str) -> dict[str
     return {m: [r[key] for r in records if r["method"] == m and r[key] is not None] for m in methods}
 
 
-def _curve_bands(runs: Sequence[RunData], methods: Sequence[str], keys: Sequence[str]) -> dict:
+def _curve_bands(runs: Sequence[RunData], methods: Sequence[str], keys: Sequence[str], window: int = SMOOTH_STEPS) -> dict:
     out = {}
     for method in methods:
         curves = [series(r.rows, keys) for r in runs if r.method == method]
-        curves = [c for c in curves if c[0]]
+        curves = [(xs, smooth(ys, window)) for xs, ys in curves if xs]
         if curves:
             out[method] = band(curves)
     return out
@@ -236,7 +282,7 @@ def _timing_section(records: list[dict], timing: dict, wall_s: float | None) -> 
     invocations = timing.get("invocations", [])
     total = sum(i.get("wall_s", 0.0) for i in invocations)
     if wall_s is not None:
-        lines.append(f"- Wall time of this reproduction (the script, as measured by it): **{wall_s / 60:.1f} min**.")
+        lines.append(f"- Wall time of this reproduction (the script, as measured by it): **{wall_s / 60:.1f} min** ({wall_s:.0f} s).")
     if invocations:
         lines.append(
             f"- `run` wall time over {len(invocations)} invocation(s) (training, evaluation): {total / 60:.1f} min; "
@@ -354,7 +400,11 @@ CLI's own outputs in `eval/` (`metrics.json`, `table.md`, one row per run).
 
 ## Figures
 
-- Training curves (reward, entropy, group outcomes, clip fraction, length):
+Training curves: each seed smoothed with a trailing {SMOOTH_STEPS}-step mean, then the line is the
+mean over seeds and the band their min-max. The solution-form panels come from every training
+rollout (verl's rollout dump), per GRPO group with a correct rollout.
+
+- Training curves (reward, entropy, group outcomes, solution forms, clip fraction, length):
   ![training curves](training_curves.png)
 - DSDR's own diversity signals during training (DSDR variants only):
   ![dsdr diversity](dsdr_diversity.png)

@@ -3,7 +3,7 @@
 Each run is ``python -m verl_dsdr.main_ppo preset=cpu ...`` in its own process, with its own
 short Ray temp folder, writing into ``<out>/runs/<method>/seed<k>/``:
 ``metrics.jsonl`` (verl's file logger), ``train.log``, ``val/<step>.jsonl`` (verl's validation
-dump after the last step), ``samples.jsonl`` (the dump as eval rows) and, last, ``DONE`` (JSON
+dump after the last step), ``rollouts/<step>.jsonl`` (every training rollout), ``samples.jsonl`` (the dump as eval rows) and, last, ``DONE`` (JSON
 with the run's timings). A folder with ``DONE`` is a finished run and is skipped; a folder
 without it is a run that was cut off, and is deleted and restarted from the warm start (verl's
 FSDP checkpoints are not worth their cost at this size).
@@ -74,7 +74,7 @@ def run_dir(out: str | Path, method: str, seed: int) -> Path:
 
 
 def sample_label(method: str, seed: int) -> str:
-    """The eval's method key of one run (``dsdr_wo_gd-seed1``); ``report`` splits on ``-seed``."""
+    """The evaluation CLI's method key of one run (``dsdr_wo_gd-seed1``), as in ``eval/metrics.json``."""
     return f"{method}-seed{seed}"
 
 
@@ -115,6 +115,7 @@ def build_command(
         f"data.seed={seed}",
         f"trainer.experiment_name={sample_label(method, seed)}",
         f"trainer.validation_data_dir={folder / 'val'}",
+        f"trainer.rollout_data_dir={folder / 'rollouts'}",  # per-step solution forms (report)
         *plan_overrides(plan),
         *method_overrides(method, plan),
         *(["trainer.val_before_train=true"] if validate_before else []),
