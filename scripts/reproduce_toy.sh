@@ -4,10 +4,10 @@
 # seeds each; every final policy is evaluated (pass@k, accuracy, diversity of correct answers) and
 # runs/toy/report.md gets the tables and figures (docs/TOY_REPRODUCTION.md explains them).
 #
-#   bash scripts/reproduce_toy.sh                      # 5 methods x 3 seeds (about 80 min on 2 cores)
+#   bash scripts/reproduce_toy.sh                      # 5 methods x 3 seeds (about 70 min on 2 cores)
 #   SEEDS=1 bash scripts/reproduce_toy.sh              # fewer seeds (or --seeds 1)
 #   bash scripts/reproduce_toy.sh --methods grpo,dsdr  # a subset of methods
-#   bash scripts/reproduce_toy.sh --smoke --out runs/toy_smoke   # CI: 1 seed, 2 steps, tiny evaluation
+#   bash scripts/reproduce_toy.sh --smoke --methods grpo,dsdr    # CI: 1 seed, 2 steps, into runs/toy_smoke
 #   bash scripts/reproduce_toy.sh -- actor_rollout_ref.actor.optim.lr=1e-3   # extra verl overrides for every run
 #
 # Interrupted? Run the same command again: finished (method, seed) runs are skipped (each leaves
@@ -19,15 +19,20 @@ cd "$REPO"
 START=$SECONDS
 ensure_venv
 
-OUT="runs/toy"
+OUT=""
+SMOKE=0
 ARGS=("$@")
 for ((i = 0; i < ${#ARGS[@]}; i++)); do
   case "${ARGS[$i]}" in
     --) break ;;
+    --smoke) SMOKE=1 ;;
     --out) OUT="${ARGS[$((i + 1))]:?--out needs a folder}" ;;
     --out=*) OUT="${ARGS[$i]#--out=}" ;;
   esac
 done
+if [ -z "$OUT" ]; then
+  if [ "$SMOKE" = 1 ]; then OUT="runs/toy_smoke"; else OUT="runs/toy"; fi
+fi
 
 echo "[verl-dsdr] building the embedded assets (cached after the first run)"
 "$PYTHON" -m verl_dsdr.assets build

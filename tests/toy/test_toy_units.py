@@ -8,10 +8,10 @@ import pytest
 
 from verl_dsdr.assets.task import ArithProblem, solution_forms
 from verl_dsdr.toy.convert import DumpError, convert_dump, dump_of_step, dump_rows_to_samples, latest_dump, question_of, read_jsonl
-from verl_dsdr.toy.forms import form_stats
+from verl_dsdr.toy.forms import form_stats, rollout_form_stats
 from verl_dsdr.toy.methods import FULL_PLAN, ToyPlan, method_overrides, parse_methods, plan_overrides
 from verl_dsdr.toy.plots import band, colours_for
-from verl_dsdr.toy.report import format_spread, series, spread, tail_mean, write_report
+from verl_dsdr.toy.report import format_spread, load_runs, rollout_metrics, series, smooth, spread, tail_mean, write_report
 from verl_dsdr.toy.runs import BENCHMARK, DONE, WARM_START, build_command, run_dir, sample_label, RunTarget
 
 PROMPT = "user\nCompute 3 + 4 * 2. Put the final answer in \\boxed{}.\nassistant\n"
@@ -102,6 +102,35 @@ def test_form_stats_without_correct_answers_is_none():
                      "bare_share": None, "unlisted_share": None}
 
 
+def _rollout(output, uid, gts="11", prompt=PROMPT):
+    return {"input": prompt, "output": output, "gts": gts, "score": 0.0, "step": 1, "uid": uid}
+
+
+def test_rollout_form_stats_groups_by_uid_not_by_problem():
+    f = solution_forms(ArithProblem("add_mul", (3, 4, 2)))
+    rows = [
+        _rollout(f[0], "g1_0_0"), _rollout(f[1], "g1_1_0"), _rollout("wrong", "g1_2_0"),
+        # the same prompt drawn again is another group: two correct answers in one form
+        _rollout(f[4], "g2_0_0"), _rollout(f[4], "g2_1_0"),
+        _rollout("The answer is \\boxed{3}.", "g3_0_0"),  # a group without a correct rollout
+    ]
+    stats = rollout_form_stats(rows)
+    assert stats["problems_with_correct"] == 2  # groups g1 and g2
+    assert stats["forms_per_problem"] == pytest.approx(1.5)  # g1: {0, 1} -> 2, g2: {4} -> 1
+    assert stats["form_entropy_bits"] == pytest.approx(0.5)  # g1: 1 bit (1:1), g2: 0 bits
+    assert stats["bare_share"] == pytest.approx(2 / 4)       # 2 bare of 4 correct
+
+
+def test_rollout_metrics_read_one_value_per_step(tmp_path):
+    f = solution_forms(ArithProblem("add_mul", (3, 4, 2)))
+    (tmp_path / "1.jsonl").write_text(json.dumps(_rollout(f[0], "a_0_0")) + "\n" + json.dumps(_rollout(f[2], "a_1_0")) + "\n")
+    (tmp_path / "2.jsonl").write_text(json.dumps(_rollout("no", "b_0_0")) + "\n")
+    metrics = rollout_metrics(tmp_path)
+    assert metrics[1] == {"toy/forms_per_group": 2.0, "toy/form_entropy_bits": 1.0, "toy/bare_share": 0.0}
+    assert metrics[2] == {}  # no correct rollout: nothing defined
+    assert rollout_metrics(tmp_path / "missing") == {}
+
+
 # ---- methods ------------------------------------------------------------------------------------
 
 def test_methods_differ_only_in_their_block():
@@ -115,7 +144,7 @@ def test_methods_differ_only_in_their_block():
         keys = [o.split("=")[0] for o in block + plan_overrides(plan)]
         assert len(keys) == len(set(keys))
     assert not any("filter_groups" in o for o in blocks["dapo"])
-    assert "+algorithm.filter_groups.enable=true" in method_overrides("dapo", plan.with_(dapo_dynamic_sampling=True))
+    assert "algorithm.filter_groups.enable=true" in method_overrides("dapo", plan.with_(dapo_dynamic_sampling=True))
 
 
 def test_plan_overrides_follow_the_plan():
@@ -164,6 +193,9 @@ def test_spread_and_tail_by_hand():
     assert format_spread(spread([0.1, 0.3]), scale=100, digits=1) == f"20.0 ± {100 * math.sqrt(0.02):.1f} (10.0–30.0)"
     assert format_spread(spread([0.5])) == "0.500"
     assert tail_mean([1, 2, 3, 4, 5, 6, 7], n=5) == 5.0  # (3+4+5+6+7)/5
+    assert smooth([3.0, 6.0, 9.0, 0.0], window=3) == [3.0, 4.5, 6.0, 5.0]  # 3; (3+6)/2; (3+6+9)/3; (6+9+0)/3
+    with pytest.raises(ValueError, match="window"):
+        smooth([1.0], window=0)
 
 
 def test_band_aligns_seeds_on_common_steps():
@@ -195,6 +227,10 @@ def _fake_run(out, method, seed, rewards, with_warm=False):
         rows.append(json.dumps({"step": step, "data": data}))
     (folder / "metrics.jsonl").write_text("\n".join(rows) + "\n")
     p = ArithProblem("add", (2, 3))
+    (folder / "rollouts").mkdir()
+    for step in range(1, len(rewards) + 1):
+        (folder / "rollouts" / f"{step}.jsonl").write_text(json.dumps(_rollout(solution_forms(p)[step % 2], "u_0_0", "5",
+            "user\nCompute 2 + 3. Put the final answer in \\boxed{}.\nassistant\n")) + "\n")
     samples = [{"method": sample_label(method, seed), "benchmark": BENCHMARK, "problem_id": "Compute 2 + 3.",
                 "ground_truth": "5", "response": r} for r in (solution_forms(p)[0], solution_forms(p)[3], "no")]
     (folder / "samples.jsonl").write_text("\n".join(map(json.dumps, samples)) + "\n")
@@ -226,9 +262,11 @@ def test_report_writes_every_file_from_synthetic_runs(tmp_path):
     text = paths["report"].read_text()
     assert "| GRPO | 2 |" in text and "| DSDR | 1 |" in text and "| warm start (reference) | 1 |" in text
     assert "Missing (not finished): dsdr seed 1." in text
-    assert "11.0 min" in text  # 660 s stated as the reproduction's wall time
+    assert "11.0 min** (660 s)" in text  # 660 s stated as the reproduction's wall time
     # GRPO's two seeds: Avg@n 66.7 % each, so std 0
     assert "| GRPO | 2 | 66.7 ± 0.0 (66.7–66.7)" in text
+    grpo0 = next(r for r in load_runs(tmp_path, ["grpo"], [0]) if r.method == "grpo")
+    assert [row["toy/forms_per_group"] for row in grpo0.rows] == [1.0, 1.0, 1.0]  # one correct rollout per step
     csv_lines = paths["summary_csv"].read_text().splitlines()
     assert len(csv_lines) == 1 + 4  # header + warm start + 3 runs
 
