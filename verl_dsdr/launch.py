@@ -1,9 +1,11 @@
 """Launch one ``python -m verl_dsdr.main_ppo`` run as a subprocess and collect what it logged.
 
-Used by the integration tests, the whole-step benchmark and the toy reproduction: each run
-gets its own run folder (file-logger metrics, run info, log) and its own short Ray session
-folder; afterwards only the processes of *that* session are stopped (matched by the folder),
-never anything by a broad name.
+The one launcher behind the integration tests, the whole-step benchmark and the toy
+reproduction. Each run gets its own run folder (``train.log``, file-logger ``metrics.jsonl``,
+``run_info.json``) and its own short Ray session folder. Every process of the run carries a
+token in its environment (``VERL_DSDR_RUN_TOKEN``); afterwards exactly the processes with that
+token or naming that session folder are stopped (SIGTERM, then SIGKILL), never anything by a
+broad name.
 """
 
 from __future__ import annotations
@@ -11,16 +13,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
+import signal
 import sys
 import tempfile
 import time
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_TINY_OVERRIDES = REPO / "scripts" / "lib" / "cpu_tiny_overrides.txt"
+MARKER_ENV = "VERL_DSDR_RUN_TOKEN"
 
 
 @dataclass
@@ -33,9 +37,12 @@ class RunResult:
     wall_s: float = 0.0
     leftovers: list[int] = field(default_factory=list)
     peak_rss_gb: float = 0.0  # summed over the run's process tree (shared pages counted once per process)
+    timed_out: bool = False
+    token: str = ""
+    ray_dir: str = ""
 
     def series(self, key: str) -> list[float]:
-        """Values of ``key`` over the logged training steps, in order."""
+        """Values of ``key`` over the logged steps, in order."""
         return [float(m[key]) for m in self.metrics if key in m]
 
     def tail(self, lines: int = 60) -> str:
@@ -54,68 +61,53 @@ def read_metrics(path: Path) -> list[dict]:
     return [{"step": r["step"], **r["data"]} for r in rows]
 
 
-def stop_session_processes(ray_dir: str) -> list[int]:
-    """Kill the processes whose command line names this run's Ray session folder; return their pids."""
-    found = subprocess.run(["pgrep", "-f", ray_dir], capture_output=True, text=True).stdout.split()
-    pids = [int(p) for p in found if int(p) != os.getpid()]
-    for pid in pids:
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-    return pids
-
-
-def run_training(
-    overrides: Sequence[str],
-    run_dir: str | Path,
-    timeout_s: float = 1800,
-    extra_env: dict[str, str] | None = None,
-) -> RunResult:
-    """Run ``python -m verl_dsdr.main_ppo <overrides>`` with its logs in ``run_dir``."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    # Ray's unix socket paths must stay short, so the session folder lives under /tmp.
-    ray_dir = tempfile.mkdtemp(prefix="vdsdr_ray_", dir="/tmp")
-    env = dict(os.environ)
-    env.update(
-        VERL_FILE_LOGGER_PATH=str(run_dir / "metrics.jsonl"),
-        VERL_DSDR_RUN_INFO=str(run_dir / "run_info.json"),
-        HF_HUB_OFFLINE="1",
-        RAY_AUTH_MODE="disabled",
-        RAY_USAGE_STATS_ENABLED="0",
-        **(extra_env or {}),
-    )
-    command = [
-        sys.executable, "-m", "verl_dsdr.main_ppo",
-        f"hydra.run.dir={run_dir / 'hydra'}",
+def main_ppo_command(overrides: Sequence[str], run_dir: Path, ray_dir: str, python: str = sys.executable) -> list[str]:
+    """The command line of one run: hydra's output and Ray's session folder are the run's own."""
+    return [
+        python, "-m", "verl_dsdr.main_ppo",
+        f"hydra.run.dir={Path(run_dir) / 'hydra'}",
         f"+ray_kwargs.ray_init._temp_dir={ray_dir}",
         *overrides,
     ]
-    start = time.perf_counter()
-    log_path = run_dir / "train.log"
-    with open(log_path, "w") as log_file:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, text=True)
-        peak = _wait_sampling_memory(proc, timeout_s)
-    returncode = proc.returncode if proc.returncode is not None else 124
-    wall = time.perf_counter() - start
-    log = log_path.read_text(errors="replace")
-    leftovers = stop_session_processes(ray_dir)
-    shutil.rmtree(ray_dir, ignore_errors=True)
-    info_path = run_dir / "run_info.json"
-    return RunResult(
-        returncode=returncode,
-        run_dir=run_dir,
-        log=log,
-        metrics=read_metrics(run_dir / "metrics.jsonl"),
-        run_info=json.loads(info_path.read_text()) if info_path.exists() else {},
-        wall_s=wall,
-        leftovers=leftovers,
-        peak_rss_gb=peak / 2**30,
-    )
 
 
-def _tree_rss(proc: "psutil.Process") -> int:
+def own_processes(token: str, ray_dir: str) -> list[int]:
+    """PIDs of a run's processes: ``token`` in their environment or ``ray_dir`` on their command line."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if proc.info["pid"] == os.getpid():
+            continue
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if (ray_dir and ray_dir in cmdline) or (token and proc.environ().get(MARKER_ENV) == token):
+                found.append(proc.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def stop_own_processes(token: str, ray_dir: str, grace_s: float = 3.0) -> list[int]:
+    """SIGTERM the run's processes, SIGKILL what is left after ``grace_s``; return the PIDs found."""
+    found = own_processes(token, ray_dir)
+    pids = list(found)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace_s
+        while sig == signal.SIGTERM and time.monotonic() < deadline and own_processes(token, ray_dir):
+            time.sleep(0.2)
+        pids = own_processes(token, ray_dir)
+        if not pids:
+            break
+    return found
+
+
+def _tree_rss(proc) -> int:
     """Resident memory of a process and all its descendants (Ray's raylet, workers, actors)."""
     import psutil
 
@@ -128,11 +120,12 @@ def _tree_rss(proc: "psutil.Process") -> int:
     return total
 
 
-def _wait_sampling_memory(proc: subprocess.Popen, timeout_s: float, every_s: float = 1.0) -> int:
-    """Wait for ``proc`` (killing it after ``timeout_s``), sampling the tree's summed RSS; return the peak."""
+def _wait_sampling_memory(proc: subprocess.Popen, timeout_s: float, every_s: float = 1.0) -> tuple[int, bool]:
+    """Wait for ``proc`` (killed after ``timeout_s``) while sampling its tree's summed RSS: (peak, timed_out)."""
     import psutil
 
     root, peak, deadline = psutil.Process(proc.pid), 0, time.monotonic() + timeout_s
+    timed_out = False
     while proc.poll() is None:
         try:
             peak = max(peak, _tree_rss(root))
@@ -140,7 +133,64 @@ def _wait_sampling_memory(proc: subprocess.Popen, timeout_s: float, every_s: flo
             break
         if time.monotonic() > deadline:
             proc.kill()
+            timed_out = True
             break
         time.sleep(every_s)
     proc.wait()
-    return peak
+    return peak, timed_out
+
+
+def run_training(
+    overrides: Sequence[str],
+    run_dir: str | Path,
+    timeout_s: float = 1800,
+    extra_env: dict[str, str] | None = None,
+    python: str = sys.executable,
+) -> RunResult:
+    """Run ``python -m verl_dsdr.main_ppo <overrides>`` with its logs in ``run_dir``; always cleans up."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # Ray's unix socket paths must stay short, so the session folder lives under /tmp.
+    ray_dir = tempfile.mkdtemp(prefix="vdsdr_ray_", dir="/tmp")
+    token = Path(ray_dir).name
+    env = dict(os.environ)
+    env.update(
+        {
+            MARKER_ENV: token,
+            "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
+            "VERL_DSDR_RUN_INFO": str(run_dir / "run_info.json"),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "RAY_AUTH_MODE": "disabled",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "TOKENIZERS_PARALLELISM": "false",
+            "WANDB_MODE": "disabled",
+            **(extra_env or {}),
+        }
+    )
+    command = main_ppo_command(overrides, run_dir, ray_dir, python)
+    (run_dir / "command.json").write_text(json.dumps(command, indent=1))
+    start = time.perf_counter()
+    log_path = run_dir / "train.log"
+    try:
+        with open(log_path, "w") as log_file:
+            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            peak, timed_out = _wait_sampling_memory(proc, timeout_s)
+    finally:
+        leftovers = stop_own_processes(token, ray_dir)
+        shutil.rmtree(ray_dir, ignore_errors=True)
+    wall = time.perf_counter() - start
+    info_path = run_dir / "run_info.json"
+    return RunResult(
+        returncode=124 if timed_out else proc.returncode,
+        run_dir=run_dir,
+        log=log_path.read_text(errors="replace"),
+        metrics=read_metrics(run_dir / "metrics.jsonl"),
+        run_info=json.loads(info_path.read_text()) if info_path.exists() else {},
+        wall_s=wall,
+        leftovers=leftovers,
+        peak_rss_gb=peak / 2**30,
+        timed_out=timed_out,
+        token=token,
+        ray_dir=ray_dir,
+    )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from verl_dsdr.launch import RunResult, cpu_tiny_overrides, run_training
+from verl_dsdr.launch import RunResult, cpu_tiny_overrides, own_processes, run_training
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def train(assets, tmp_path_factory):
             ],
             tmp_path_factory.mktemp(f"run_{estimator}"),
         )
-        assert not run.leftovers, f"Ray processes of the run were left behind: {run.leftovers}"
+        assert not own_processes(run.token, run.ray_dir), "the run's processes were not all stopped"
         return run
 
     return _train

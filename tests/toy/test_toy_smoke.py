@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from verl_dsdr.toy.runs import WARM_START, own_processes, read_done, run_dir, sample_label
+from verl_dsdr.launch import own_processes
+from verl_dsdr.toy.runs import WARM_START, read_done, run_dir, sample_label
 
 pytestmark = pytest.mark.integration
 

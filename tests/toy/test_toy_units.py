@@ -12,7 +12,7 @@ from verl_dsdr.toy.forms import form_stats, rollout_form_stats
 from verl_dsdr.toy.methods import FULL_PLAN, ToyPlan, method_overrides, parse_methods, plan_overrides
 from verl_dsdr.toy.plots import band, colours_for
 from verl_dsdr.toy.report import format_spread, load_runs, rollout_metrics, series, smooth, spread, tail_mean, write_report
-from verl_dsdr.toy.runs import BENCHMARK, DONE, WARM_START, build_command, run_dir, sample_label, RunTarget
+from verl_dsdr.toy.runs import BENCHMARK, DONE, WARM_START, build_overrides, run_dir, sample_label, RunTarget
 
 PROMPT = "user\nCompute 3 + 4 * 2. Put the final answer in \\boxed{}.\nassistant\n"
 
@@ -169,8 +169,8 @@ def test_bad_plans_and_methods_are_refused():
 
 def test_command_puts_method_block_after_the_plan_and_extra_last(tmp_path):
     target = RunTarget("/m", "/t.parquet", "/v.parquet")
-    command = build_command("py", "dsdr", 2, FULL_PLAN, target, tmp_path, "/tmp/r", ("x=1",), validate_before=True)
-    assert command[:4] == ["py", "-m", "verl_dsdr.main_ppo", "preset=cpu"]
+    command = build_overrides("dsdr", 2, FULL_PLAN, target, tmp_path, ("x=1",), validate_before=True)
+    assert command[0] == "preset=cpu"
     assert "data.seed=2" in command and f"trainer.validation_data_dir={tmp_path / 'val'}" in command
     assert command.index("algorithm.adv_estimator=dsdr") > command.index("trainer.val_before_train=false")
     assert command.index("trainer.val_before_train=true") > command.index("trainer.val_before_train=false")

@@ -157,15 +157,16 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
              "smoke": bool(args.smoke)}
     print(f"[toy] plan: {json.dumps(asdict(plan))}; methods {methods}; seeds {seeds}")
     if args.dry_run:
-        from verl_dsdr.toy.runs import build_command
+        from verl_dsdr.launch import main_ppo_command
+        from verl_dsdr.toy.runs import build_overrides
 
         target = RunTarget("<model_dir>", "<train.parquet>", "<val.parquet>")
         for seed in seeds:
             for method in methods:
                 folder = run_dir(out, method, seed)
                 first = seed == seeds[0] and method == methods[0]
-                print(shlex.join(build_command(sys.executable, method, seed, plan, target, folder, "<ray_tmp>",
-                                               tuple(args.overrides), validate_before=first)))
+                overrides = build_overrides(method, seed, plan, target, folder, tuple(args.overrides), first)
+                print(shlex.join(main_ppo_command(overrides, folder, "<ray_tmp>")))
         return 0
     out.mkdir(parents=True, exist_ok=True)
     _check_plan(out, state)

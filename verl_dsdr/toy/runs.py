@@ -16,17 +16,14 @@ folder on their command line. After the run (or on Ctrl-C) exactly those are kil
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from verl_dsdr.launch import run_training
 from verl_dsdr.toy.convert import convert_dump, dump_of_step, latest_dump
 from verl_dsdr.toy.methods import ToyPlan, method_overrides, plan_overrides
 
@@ -37,19 +34,14 @@ __all__ = [
     "is_finished",
     "read_done",
     "sample_label",
-    "build_command",
-    "own_processes",
-    "stop_own_processes",
+    "build_overrides",
     "launch_run",
     "BENCHMARK",
-    "MARKER_ENV",
     "WARM_START",
     "warm_start_samples",
 ]
 
-REPO = Path(__file__).resolve().parents[2]
 DONE = "DONE"
-MARKER_ENV = "VERL_DSDR_TOY_RUN"
 BENCHMARK = "arith_val"
 """Benchmark name of the held-out toy problems in the eval rows (and ``metrics.json``)."""
 WARM_START = "warm_start"
@@ -96,19 +88,17 @@ def warm_start_samples(out: str | Path, methods: list[str], seeds: list[int]) ->
     return []
 
 
-def build_command(
-    python: str, method: str, seed: int, plan: ToyPlan, target: RunTarget, folder: Path, ray_dir: str,
+def build_overrides(
+    method: str, seed: int, plan: ToyPlan, target: RunTarget, folder: Path,
     extra: tuple[str, ...] = (), validate_before: bool = False,
 ) -> list[str]:
-    """The full ``main_ppo`` command line (shared plan, the method's block, then ``extra``, which wins).
+    """The ``main_ppo`` overrides of one run (shared plan, the method's block, then ``extra``, which wins).
 
     ``validate_before`` also validates the warm start before the first update (same sampling, dumped
     as ``val/0.jsonl``): the reference row of the report, paid for once per reproduction.
     """
     return [
-        python, "-m", "verl_dsdr.main_ppo", "preset=cpu",
-        f"hydra.run.dir={folder / 'hydra'}",
-        f"+ray_kwargs.ray_init._temp_dir={ray_dir}",
+        "preset=cpu",
         f"actor_rollout_ref.model.path={target.model_dir}",
         f"data.train_files={target.train_parquet}",
         f"data.val_files={target.val_parquet}",
@@ -123,43 +113,6 @@ def build_command(
     ]
 
 
-def own_processes(token: str, ray_dir: str) -> list[int]:
-    """PIDs of processes started by this run: marked with ``token`` in their environment, or
-    naming ``ray_dir`` on their command line. Never this process."""
-    import psutil
-
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        if proc.info["pid"] == os.getpid():
-            continue
-        try:
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            if ray_dir in cmdline or proc.environ().get(MARKER_ENV) == token:
-                found.append(proc.info["pid"])
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return found
-
-
-def stop_own_processes(token: str, ray_dir: str, grace_s: float = 3.0) -> list[int]:
-    """SIGTERM this run's processes, SIGKILL what is left after ``grace_s``; returns the PIDs found."""
-    pids = own_processes(token, ray_dir)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + grace_s
-        while sig == signal.SIGTERM and time.monotonic() < deadline and own_processes(token, ray_dir):
-            time.sleep(0.2)
-        pids_left = own_processes(token, ray_dir)
-        if not pids_left:
-            break
-        pids = pids_left
-    return pids
-
-
 def _series_sum(metrics_path: Path, key: str) -> tuple[float, int]:
     total, count = 0.0, 0
     if metrics_path.exists():
@@ -169,13 +122,6 @@ def _series_sum(metrics_path: Path, key: str) -> tuple[float, int]:
                 if isinstance(value, (int, float)):
                     total, count = total + float(value), count + 1
     return total, count
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def launch_run(
@@ -199,43 +145,19 @@ def launch_run(
         log(f"[toy] {method} seed {seed}: removing a half-finished run in {folder}")
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    ray_dir = tempfile.mkdtemp(prefix="vtoy_", dir="/tmp")  # short: Ray's unix socket paths
-    token = Path(ray_dir).name
-    command = build_command(python, method, seed, plan, target, folder, ray_dir, extra, validate_before)
-    (folder / "command.json").write_text(json.dumps(command, indent=1))
-    env = dict(os.environ)
-    env.update(
-        {
-            MARKER_ENV: token,
-            "VERL_FILE_LOGGER_PATH": str(folder / "metrics.jsonl"),
-            "VERL_DSDR_RUN_INFO": str(folder / "run_info.json"),
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "RAY_AUTH_MODE": "disabled",
-            "RAY_USAGE_STATS_ENABLED": "0",
-            "TOKENIZERS_PARALLELISM": "false",
-            "WANDB_MODE": "disabled",
-        }
-    )
     log(f"[toy] {method} seed {seed}: training {plan.steps} steps (log: {folder / 'train.log'})")
-    start = time.perf_counter()
-    leftovers: list[int] = []
-    try:
-        with (folder / "train.log").open("w") as handle:
-            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
-            try:
-                returncode = proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise RunError(f"{method} seed {seed} ran past {timeout_s:.0f}s; see {folder / 'train.log'}") from None
-    finally:
-        leftovers = stop_own_processes(token, ray_dir)
-        shutil.rmtree(ray_dir, ignore_errors=True)
-    wall = time.perf_counter() - start
-    if returncode != 0:
+    run = run_training(
+        build_overrides(method, seed, plan, target, folder, extra, validate_before),
+        folder,
+        timeout_s=timeout_s if timeout_s is not None else float("inf"),
+        python=python,
+    )
+    wall, leftovers = run.wall_s, run.leftovers
+    if run.timed_out:
+        raise RunError(f"{method} seed {seed} ran past {timeout_s:.0f}s; see {folder / 'train.log'}")
+    if run.returncode != 0:
         raise RunError(
-            f"{method} seed {seed} failed (exit {returncode}); see {folder / 'train.log'}:\n{_tail(folder / 'train.log')}"
+            f"{method} seed {seed} failed (exit {run.returncode}); see {folder / 'train.log'}:\n{run.tail(30)}"
         )
     samples, n_rows = convert_dump(latest_dump(folder / "val"), folder / "samples.jsonl", sample_label(method, seed), BENCHMARK)
     warm = dump_of_step(folder / "val", 0) if validate_before else None
@@ -255,8 +177,8 @@ def launch_run(
         "samples_rows": n_rows,
         "warm_start_samples": str(warm.relative_to(Path(out))) if warm is not None else None,
         "leftover_processes_stopped": len(leftovers),
-        "ray_dir": ray_dir,
-        "process_token": token,
+        "ray_dir": run.ray_dir,
+        "process_token": run.token,
         "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     if steps != plan.steps:
