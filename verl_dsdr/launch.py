@@ -10,6 +10,7 @@ broad name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -94,10 +95,8 @@ def stop_own_processes(token: str, ray_dir: str, grace_s: float = 3.0) -> list[i
     pids = list(found)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + grace_s
         while sig == signal.SIGTERM and time.monotonic() < deadline and own_processes(token, ray_dir):
             time.sleep(0.2)
@@ -113,10 +112,8 @@ def _tree_rss(proc) -> int:
 
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             total += p.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
     return total
 
 

@@ -14,7 +14,7 @@ SUPPORTED_VERL_VERSION = "0.9.1"
 
 
 class UnsupportedVerlVersion(RuntimeError):
-    pass
+    """The installed verl is not the version the CPU backend's patches were written against."""
 
 
 def check_verl_version(version: str | None = None) -> None:

@@ -23,6 +23,7 @@ Design:
 
 from __future__ import annotations
 
+import contextlib
 import atexit
 import os
 import queue
@@ -168,19 +169,13 @@ class _Worker:
         return self.ready
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.conn.close()
-        except OSError:
-            pass
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.kill()
-            except OSError:
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _kill_all(slots: list, owner_pid: int) -> None:

@@ -46,8 +46,8 @@ _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 def _last_boxed(text: str) -> str | None:
     last = None
-    for last in _BOX.finditer(text):
-        pass
+    for match in _BOX.finditer(text):
+        last = match
     if last is None:
         return None
     depth, i, n = 1, last.end(), len(text)

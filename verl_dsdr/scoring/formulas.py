@@ -290,7 +290,7 @@ def _normalise_tokens(content: str) -> list[tuple[str, str]]:
                 key.append("}")
                 src.append("}")
         elif suppress:
-            pass
+            next_pending = ""  # inside a suppressed group (\\label{...} and the like): the token is dropped
         elif group == "cmd":
             name = m.group("cmd")
             if name in ("left", "right"):
