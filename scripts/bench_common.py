@@ -27,13 +27,19 @@ CHARS_PER_TOKEN = 4
 
 @dataclass(frozen=True)
 class Timing:
-    """Wall-clock seconds of repeated runs of one callable (after warm-up)."""
+    """Seconds of repeated runs of one callable (after warm-up): wall clock and this process's CPU time.
+
+    On a shared machine the wall clock also counts time spent waiting for a core; the process CPU
+    time (user + system, all threads of this process, child processes excluded) does not.
+    """
 
     median_s: float
     mean_s: float
     min_s: float
     max_s: float
     runs: int
+    cpu_median_s: float
+    cpu_min_s: float
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -49,27 +55,55 @@ def time_call(
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
-    wait = sync or (lambda: None)
     for _ in range(warmup):
         fn()
-    wait()
+    if sync is not None:
+        sync()
     gc.collect()
-    runs = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        wait()
-        runs.append(time.perf_counter() - start)
-    return Timing(statistics.median(runs), statistics.fmean(runs), min(runs), max(runs), len(runs))
+        wall, cpu, _ = time_once_cpu(fn, sync)
+        walls.append(wall)
+        cpus.append(cpu)
+    return Timing(statistics.median(walls), statistics.fmean(walls), min(walls), max(walls), len(walls),
+                  statistics.median(cpus), min(cpus))
 
 
 def time_once(fn: Callable[[], Any], sync: Optional[Callable[[], None]] = None) -> tuple[float, Any]:
-    """(seconds, result) of one call of ``fn``."""
-    start = time.perf_counter()
+    """(wall seconds, result) of one call of ``fn``."""
+    wall, _, result = time_once_cpu(fn, sync)
+    return wall, result
+
+
+def time_once_cpu(fn: Callable[[], Any], sync: Optional[Callable[[], None]] = None) -> tuple[float, float, Any]:
+    """(wall seconds, process CPU seconds, result) of one call of ``fn``."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     result = fn()
     if sync is not None:
         sync()
-    return time.perf_counter() - start, result
+    return time.perf_counter() - wall0, time.process_time() - cpu0, result
+
+
+def cache_cpu_allocations() -> bool:
+    """Keep freed memory in the process (glibc only): no mmap for large blocks, no trimming.
+
+    glibc serves large tensors with fresh ``mmap`` pages and returns them on free, so every CPU
+    step pays page faults for its big activations (more than half of a small model's step here)
+    while a GPU step reuses the CUDA caching allocator's blocks. Turning both off makes CPU steps
+    reuse memory the same way. Returns whether it was applied.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name or platform.system() != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        m_trim_threshold, m_mmap_max = -1, -4  # glibc's mallopt parameter numbers
+        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False
 
 
 def ratio(value: float, base: float) -> float:
@@ -80,6 +114,11 @@ def ratio(value: float, base: float) -> float:
 # --- reporting ------------------------------------------------------------------------------
 
 
+def load_average() -> Optional[list[float]]:
+    """1, 5 and 15-minute load averages: other jobs on a shared machine slow every figure."""
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
 def environment(device: str) -> dict[str, Any]:
     """Where the figures come from: machine, thread count and library versions."""
     env: dict[str, Any] = {
@@ -88,7 +127,7 @@ def environment(device: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
-        "load_average_1_5_15min": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average_1_5_15min": load_average(),
     }
     try:
         import torch
@@ -189,7 +228,8 @@ def _step(rng: random.Random) -> str:
             f"x &= {a} \\quad \\text{{or}} \\quad x = {b}\n\\end{{align*}}\n"
         )
     if kind == 3:
-        return f"$$\\sum_{{i=1}}^{{{c}}} i^2 = \\frac{{{c}({c}+1)(2\\cdot {c}+1)}}{{6}} = {c * (c + 1) * (2 * c + 1) // 6}$$\n"
+        total = c * (c + 1) * (2 * c + 1) // 6
+        return f"$$\\sum_{{i=1}}^{{{c}}} i^2 = \\frac{{{c}({c}+1)(2\\cdot {c}+1)}}{{6}} = {total}$$\n"
     if kind == 4:
         return (
             f"Adding the fractions, \\( \\dfrac{{{a}}}{{{b}}} + \\frac{{{c}}}{{{b}}} = \\frac{{{a + c}}}{{{b}}} \\), "

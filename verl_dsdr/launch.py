@@ -37,7 +37,7 @@ class RunResult:
     run_info: dict = field(default_factory=dict)
     wall_s: float = 0.0
     leftovers: list[int] = field(default_factory=list)
-    peak_rss_gb: float = 0.0  # summed over the run's process tree (shared pages counted once per process)
+    peak_rss_gb: float = 0.0  # peak memory of the run's process tree (PSS: shared pages split, see _tree_memory)
     timed_out: bool = False
     token: str = ""
     ray_dir: str = ""
@@ -106,26 +106,31 @@ def stop_own_processes(token: str, ray_dir: str, grace_s: float = 3.0) -> list[i
     return found
 
 
-def _tree_rss(proc) -> int:
-    """Resident memory of a process and all its descendants (Ray's raylet, workers, actors)."""
+def _tree_memory(proc) -> int:
+    """Memory of a process and all its descendants (Ray's raylet, workers, actors).
+
+    Proportional set size where the OS reports it (each shared page split among the processes
+    mapping it, so the torch libraries every Ray worker maps count once); resident size otherwise.
+    """
     import psutil
 
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += p.memory_info().rss
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            info = p.memory_full_info() if hasattr(p, "memory_full_info") else p.memory_info()
+            total += getattr(info, "pss", info.rss)
     return total
 
 
 def _wait_sampling_memory(proc: subprocess.Popen, timeout_s: float, every_s: float = 1.0) -> tuple[int, bool]:
-    """Wait for ``proc`` (killed after ``timeout_s``) while sampling its tree's summed RSS: (peak, timed_out)."""
+    """Wait for ``proc`` (killed after ``timeout_s``) while sampling its tree's memory: (peak, timed_out)."""
     import psutil
 
     root, peak, deadline = psutil.Process(proc.pid), 0, time.monotonic() + timeout_s
     timed_out = False
     while proc.poll() is None:
         try:
-            peak = max(peak, _tree_rss(root))
+            peak = max(peak, _tree_memory(root))
         except psutil.NoSuchProcess:
             break
         if time.monotonic() > deadline:

@@ -32,14 +32,16 @@ DIVERSITY_RATIOS = (
     "embedding_mean_to_verifier",
     "reward_side_default_total_to_verifier",
     "group_step_to_grpo",
+    "group_step_to_grpo_cpu_time",
     "group_step_to_grpo_torch",
     "group_step_to_grpo_verl",
 )
 DIVERSITY_GOALS = ("formulas_string_ms_per_long_rollout", "formulas_string_s_per_2048_long_rollouts", "group_step_ms")
 IMPLIED = ("verifier", "formulas_string", "formulas_sympy_cold", "embedding_truncate", "embedding_mean")
 VARIANT_KEYS = (
-    "time_median_s", "time_min_s", "time_runs_s", "peak_memory_bytes", "peak_memory_gib", "head_time_median_s",
-    "time_ratio", "time_ratio_min", "memory_ratio", "extra_memory_bytes", "head_extra_s", "time_ratio_from_head",
+    "time_median_s", "cpu_time_median_s", "time_runs_s", "peak_memory_bytes", "peak_memory_gib", "head_time_median_s",
+    "head_cpu_time_median_s", "time_ratio", "cpu_time_ratio", "memory_ratio", "extra_memory_bytes", "head_extra_s",
+    "time_ratio_from_head", "cpu_time_ratio_from_head",
 )
 
 
@@ -51,7 +53,8 @@ def smoke_results(tmp_path_factory) -> dict[str, dict]:
     for name, script in (("diversity", "bench_diversity.py"), ("actor", "bench_actor_loss.py")):
         path = out / f"{name}.json"
         cmd = [sys.executable, str(SCRIPTS / script), "--smoke", "--json", str(path)]
-        procs[name] = (subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True), path)
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        procs[name] = (proc, path)
     results = {}
     for name, (proc, path) in procs.items():
         log, _ = proc.communicate(timeout=300)
@@ -71,7 +74,7 @@ def test_diversity_json_has_every_figure(smoke_results):
     rs = r["reward_side"]
     assert _positive(rs["verifier"]["ms_per_rollout"])
     for key in ("ms_per_rollout_mix", "ms_per_rollout_long", "s_per_2048_long_rollouts", "ms_per_kb",
-                "formulas_per_rollout_long"):
+                "formulas_per_rollout_long", "cpu_ms_per_rollout_long", "cpu_s_per_2048_long_rollouts"):
         assert _positive(rs["formulas_string"][key]), key
     for key in ("cold_ms_per_rollout", "warm_ms_per_rollout", "bound_s_per_rollout"):
         assert _positive(rs["formulas_sympy"][key]), key
@@ -81,7 +84,8 @@ def test_diversity_json_has_every_figure(smoke_results):
     for stage in IMPLIED:
         assert set(rs["implied_step_seconds"][stage]) == {"workers_1", "workers_8", "workers_32"}, stage
     tr = r["trainer_side"]
-    for key in ("dsdr_group_step_ms", "gather_inputs_ms", "dsdr_stats_ms", "dsdr_metrics_ms", "grpo_torch_ms"):
+    for key in ("dsdr_group_step_ms", "gather_inputs_ms", "dsdr_stats_ms", "semantic_diversity_ms",
+                "formula_uniqueness_ms", "dsdr_metrics_ms", "grpo_torch_ms"):
         assert _positive(tr[key]), key
     assert set(r["ratios"]) == set(DIVERSITY_RATIOS)
     for key in DIVERSITY_RATIOS:
@@ -90,7 +94,7 @@ def test_diversity_json_has_every_figure(smoke_results):
         assert _positive(r["ratios"][key]), key
     assert set(r["goals"]) == set(DIVERSITY_GOALS)
     for goal in r["goals"].values():
-        assert {"goal", "measured", "met"} <= set(goal)
+        assert {"goal", "measured", "met", "measured_cpu_time", "met_cpu_time"} <= set(goal)
 
 
 def test_diversity_grpo_baseline_matches_verl(smoke_results):
@@ -104,18 +108,19 @@ def test_actor_json_has_every_variant_and_ratio(smoke_results):
     assert set(r["variants"]) == set(ba.VARIANTS)
     for name, v in r["variants"].items():
         assert set(VARIANT_KEYS) <= set(v), name
-        assert _positive(v["time_ratio"]) and _positive(v["memory_ratio"]), name
+        assert _positive(v["time_ratio"]) and _positive(v["cpu_time_ratio"]) and _positive(v["memory_ratio"]), name
     grpo = r["variants"]["grpo"]
-    assert grpo["time_ratio"] == 1.0 and grpo["memory_ratio"] == 1.0
-    expected = {f"{n}_{k}" for n in ba.VARIANTS for k in ("time", "memory")}
-    expected |= {"dsdr_full_fused_vs_grpo_fused_time", "dsdr_full_fused_vs_grpo_fused_memory"}
+    assert grpo["time_ratio"] == 1.0 and grpo["cpu_time_ratio"] == 1.0 and grpo["memory_ratio"] == 1.0
+    expected = {f"{n}_{k}" for n in ba.VARIANTS for k in ("time", "cpu_time", "memory")}
+    expected |= {f"dsdr_full_fused_vs_grpo_fused_{k}" for k in ("time", "cpu_time", "memory")}
     assert set(r["ratios"]) == expected
     is_term = r["variants"]["dsdr_is"]["is_term"]
     assert {"grpo_loss_s", "dsdr_is_loss_s", "is_term_extra_s"} <= set(is_term)
     assert _positive(is_term["time_ratio_from_loss"])
     assert set(r["goals"]) == {"dsdr_is", "dsdr_full_chunked", "dsdr_full_fused"}
     for goal in r["goals"].values():
-        assert {"time_ratio", "memory_ratio", "time_met", "memory_met", "time_ratio_from_head"} <= set(goal)
+        assert {"time_ratio", "cpu_time_ratio", "memory_ratio", "time_met", "cpu_time_met", "memory_met",
+                "time_ratio_from_head"} <= set(goal)
     assert r["memory_method"].startswith("torch.profiler")
 
 
@@ -172,7 +177,8 @@ def test_entropy_forms_agree_in_value_and_gradient():
     gen = torch.Generator().manual_seed(1)
     logits = (3 * torch.randn(2, 5, 40, generator=gen, dtype=torch.float64)).requires_grad_()
     labels = torch.randint(0, 40, (2, 5), generator=gen)
-    w_lp, w_h = torch.randn(2, 5, generator=gen, dtype=torch.float64), torch.randn(2, 5, generator=gen, dtype=torch.float64)
+    w_lp = torch.randn(2, 5, generator=gen, dtype=torch.float64)
+    w_h = torch.randn(2, 5, generator=gen, dtype=torch.float64)
 
     def grad_of(fn):
         logits.grad = None
@@ -184,8 +190,15 @@ def test_entropy_forms_agree_in_value_and_gradient():
     ref = grad_of(lambda: (ba.token_log_probs(logits, labels) * w_lp + ba.entropy_rows(flat()).view(2, 5) * w_h).sum())
     lp, h = ba.fused_log_probs_entropy(logits, labels, chunk_rows=3, with_entropy=True)
     assert torch.allclose(h, ref_h, atol=1e-12)
-    fused = grad_of(lambda: (ba.fused_log_probs_entropy(logits, labels, 3, True)[0] * w_lp
-                             + ba.fused_log_probs_entropy(logits, labels, 3, True)[1] * w_h).sum())
+    assert torch.allclose(lp, ba.token_log_probs(logits, labels), atol=1e-12)
+    lp_only = grad_of(lambda: (ba.fused_log_probs_entropy(logits, labels, 4, False)[0] * w_lp).sum())
+    assert torch.allclose(lp_only, grad_of(lambda: (ba.token_log_probs(logits, labels) * w_lp).sum()), atol=1e-12)
+
+    def fused_loss() -> torch.Tensor:
+        log_prob, entropy = ba.fused_log_probs_entropy(logits, labels, 3, True)
+        return (log_prob * w_lp + entropy * w_h).sum()
+
+    fused = grad_of(fused_loss)
     assert torch.allclose(fused, ref, atol=1e-12)
     chunked = grad_of(lambda: (ba.token_log_probs(logits, labels) * w_lp
                                + ba.entropy_chunk_checkpointed(flat(), 3).view(2, 5) * w_h).sum())
