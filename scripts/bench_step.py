@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from verl_dsdr.launch import cpu_tiny_overrides, run_training  # noqa: E402
+from verl_dsdr.launch import embedded_cpu_run, run_training  # noqa: E402
 
 STAGES = {
     "step": ("timing_s/step",),
@@ -58,16 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for estimator in ("grpo", "dsdr"):
         run = run_training(
-            [
-                "preset=cpu",
-                f"algorithm.adv_estimator={estimator}",
-                f"actor_rollout_ref.model.path={assets.model_dir}",
-                f"data.train_files={assets.train_parquet}",
-                f"data.val_files={assets.val_parquet}",
-                *cpu_tiny_overrides(),
-                f"trainer.total_training_steps={args.steps}",
-                f"data.seed={args.seed}",
-            ],
+            embedded_cpu_run(assets, estimator, args.steps, args.seed),
             out / estimator,
         )
         if run.returncode != 0:

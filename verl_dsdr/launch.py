@@ -55,6 +55,20 @@ def cpu_tiny_overrides() -> list[str]:
     return CPU_TINY_OVERRIDES.read_text().split()
 
 
+def embedded_cpu_run(assets, estimator: str, steps: int, seed: int = 7) -> list[str]:
+    """Overrides of a small ``preset=cpu`` run on the embedded assets (``verl_dsdr.assets.build.AssetPaths``)."""
+    return [
+        "preset=cpu",
+        f"algorithm.adv_estimator={estimator}",
+        f"actor_rollout_ref.model.path={assets.model_dir}",
+        f"data.train_files={assets.train_parquet}",
+        f"data.val_files={assets.val_parquet}",
+        *cpu_tiny_overrides(),
+        f"trainer.total_training_steps={steps}",
+        f"data.seed={seed}",
+    ]
+
+
 def read_metrics(path: Path) -> list[dict]:
     if not path.exists():
         return []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from verl_dsdr.launch import RunResult, cpu_tiny_overrides, own_processes, run_training
+from verl_dsdr.launch import RunResult, embedded_cpu_run, own_processes, run_training
 
 
 @pytest.fixture(scope="session")
@@ -18,17 +18,7 @@ def train(assets, tmp_path_factory):
 
     def _train(estimator: str, steps: int = 2, *overrides: str) -> RunResult:
         run = run_training(
-            [
-                "preset=cpu",
-                f"algorithm.adv_estimator={estimator}",
-                f"actor_rollout_ref.model.path={assets.model_dir}",
-                f"data.train_files={assets.train_parquet}",
-                f"data.val_files={assets.val_parquet}",
-                *cpu_tiny_overrides(),
-                f"trainer.total_training_steps={steps}",
-                "data.seed=7",
-                *overrides,
-            ],
+            [*embedded_cpu_run(assets, estimator, steps), *overrides],
             tmp_path_factory.mktemp(f"run_{estimator}"),
         )
         assert not own_processes(run.token, run.ray_dir), "the run's processes were not all stopped"
