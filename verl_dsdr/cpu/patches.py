@@ -81,9 +81,9 @@ def register_cpu_rollout() -> None:
     from verl_dsdr.cpu.rollout_names import ADAPTER_FQN, ROLLOUT_NAME
 
     def _load():
-        from verl_dsdr.cpu.rollout import load_replica_class
+        from verl_dsdr.cpu.rollout import HFReplica
 
-        return load_replica_class()
+        return HFReplica
 
     RolloutReplicaRegistry.register(ROLLOUT_NAME, _load)
     rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = ADAPTER_FQN

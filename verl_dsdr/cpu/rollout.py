@@ -36,7 +36,6 @@ from verl_dsdr.cpu.sampler import (
     resolve_eos_ids,
     sample_batch,
 )
-from verl_dsdr.cpu.rollout_names import ROLLOUT_NAME  # noqa: F401  (re-exported)
 from verl_dsdr.utils.batching import MicroBatcher
 
 logger = logging.getLogger(__name__)
@@ -125,9 +124,6 @@ class HFRolloutServer:
                 results[i] = result
         return results
 
-    def stats(self) -> dict[str, int]:
-        return {"batches": self._batcher.calls, "requests": self._batcher.items}
-
     # ---- weights ----------------------------------------------------------------------
     def load_weights(self, state_dict: dict[str, torch.Tensor], global_steps: Optional[int] = None) -> int:
         """Load the trainer's weights; tied weights may be absent, anything unknown is an error."""
@@ -189,11 +185,6 @@ class HFReplica(RolloutReplica):
         self.servers = [server]
         self._server_handle = server
         self._server_address = f"hf-cpu://{name}"
-
-
-def load_replica_class() -> type[RolloutReplica]:
-    """Loader for ``RolloutReplicaRegistry.register(ROLLOUT_NAME, ...)``."""
-    return HFReplica
 
 
 class HFServerAdapter(BaseRollout):
