@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from verl_dsdr.utils.tracking import wandb_mode_default
+
 REPO = Path(__file__).resolve().parents[1]
 CPU_TINY_OVERRIDES = REPO / "scripts" / "lib" / "cpu_tiny_overrides.txt"
 MARKER_ENV = "VERL_DSDR_RUN_TOKEN"
@@ -180,10 +182,12 @@ def run_training(
             "RAY_AUTH_MODE": "disabled",
             "RAY_USAGE_STATS_ENABLED": "0",
             "TOKENIZERS_PARALLELISM": "false",
-            "WANDB_MODE": "disabled",
             **(extra_env or {}),
         }
     )
+    wandb_mode = wandb_mode_default(overrides, env)  # a WANDB_MODE the user set, or wandb asked for, is kept
+    if wandb_mode is not None:
+        env["WANDB_MODE"] = wandb_mode
     command = main_ppo_command(overrides, run_dir, ray_dir, python)
     (run_dir / "command.json").write_text(json.dumps(command, indent=1))
     start = time.perf_counter()

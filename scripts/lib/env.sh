@@ -9,7 +9,12 @@ export HF_HOME="${HF_HOME:-$REPO/.cache/huggingface}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 export TOKENIZERS_PARALLELISM=false RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0
 export MPLCONFIGDIR="${MPLCONFIGDIR:-$REPO/.cache/matplotlib}"
-export WANDB_MODE=disabled WANDB_DIR="$REPO/.cache/wandb"
+# wandb (verl logs to it only when trainer.logger lists wandb): a WANDB_MODE you set is kept; a
+# script whose arguments ask for wandb (trainer.logger=[...,wandb]) gets wandb's own default (online
+# after `wandb login`); anything else gets offline: nothing is sent, nothing is lost (`wandb sync`).
+# verl_dsdr.launch applies the same rule (verl_dsdr/utils/tracking.py).
+if [ -z "${WANDB_MODE+set}" ] && [[ " $* " != *trainer.logger=*wandb* ]]; then export WANDB_MODE=offline; fi
+export WANDB_DIR="${WANDB_DIR:-$REPO/.cache/wandb}"
 VENV="${VERL_DSDR_VENV:-$REPO/.venv}"
 PYTHON="$VENV/bin/python"
 
@@ -32,11 +37,13 @@ ensure_venv() {
   if [ -n "$extras" ]; then spec="$REPO[$extras]"; fi
   local stamp="$VENV/.verl_dsdr_installed_${extras:-base}"
   local digest
-  digest="$(cat "$REPO/requirements.txt" "$REPO/setup.py" | sha256sum | cut -c1-16)"
+  # Reinstall when the requirements, the package metadata or the lock change.
+  digest="$(cat "$REPO/requirements.txt" "$REPO/pyproject.toml" "$REPO/requirements.lock" | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     echo "[verl-dsdr] installing requirements (first run: a few minutes, torch is large)"
     local start=$SECONDS
-    "$PYTHON" -m pip install -q -e "$spec"
+    # requirements.lock pins every package to the versions the suite was run with (bash scripts/lock.sh).
+    "$PYTHON" -m pip install -q -e "$spec" -c "$REPO/requirements.lock"
     echo "$digest" > "$stamp"
     echo "[verl-dsdr] installed in $((SECONDS - start))s"
   fi

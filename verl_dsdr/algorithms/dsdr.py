@@ -163,7 +163,7 @@ def formula_uniqueness(
     group_peers = np.bincount(gid, weights=peer_f, minlength=layout.n_groups)
     has_peer = (group_peers[gid] - peer_f) > 0
 
-    result = np.zeros(batch, dtype=np.float64)
+    result: np.ndarray = np.zeros(batch, dtype=np.float64)
     if key_ids.size:
         owner = np.repeat(np.arange(batch), sizes)
         n_keys = int(key_ids.max()) + 1

@@ -50,7 +50,7 @@ def _uid_list(index: Index) -> list:
     return list(index)
 
 
-def group_ids(index: Index) -> tuple[torch.LongTensor, int]:
+def group_ids(index: Index) -> tuple[torch.Tensor, int]:
     """Dense group id per sample (order of first appearance) and the number of groups.
 
     uids are compared with Python equality/hash, so ``"a"``/``np.str_("a")`` and ``1``/``np.int64(1)``
