@@ -1,8 +1,13 @@
-"""Summarise a training run from verl's file logger: ``python -m verl_dsdr.summary RUN_DIR``.
+"""Summarise a training run from verl's file logger: ``python -m verl_dsdr.summary [RUN_DIR | FILE.jsonl]``.
 
-Reads ``RUN_DIR/metrics.jsonl`` (verl's ``FileLogger``: one ``{"step", "data"}`` per line) and
-prints steps, mean reward, group outcomes, step times, the ``dsdr/`` metrics and where the
-logs are; writes the same as ``RUN_DIR/summary.json``.
+Reads verl's ``FileLogger`` output (one ``{"step", "data"}`` per line) and prints steps, mean
+reward, group outcomes, step times, the ``dsdr/`` metrics and where the logs are; writes the same
+as JSON beside the log. Where the log is, in order:
+- a ``.jsonl`` file given on the command line;
+- ``RUN_DIR/metrics.jsonl`` for a folder (the layout of this project's scripts and examples);
+- with no argument, where verl's ``FileLogger`` writes: ``$VERL_FILE_LOGGER_PATH`` if set, else
+  ``$VERL_FILE_LOGGER_ROOT`` (default ``.``) ``/<trainer.project_name>/<trainer.experiment_name>.jsonl``
+  (``--project-name`` / ``--experiment-name``; verl's defaults ``verl_examples`` / ``gsm8k``).
 """
 
 from __future__ import annotations
@@ -10,16 +15,49 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 REWARD_KEYS = ("critic/score/mean", "critic/rewards/mean")
 STEP_TIME_KEYS = ("timing_s/step",)
+RUN_LOG = "metrics.jsonl"
+VERL_PROJECT_DEFAULT = "verl_examples"  # trainer.project_name in verl's ppo_trainer.yaml
+VERL_EXPERIMENT_DEFAULT = "gsm8k"  # trainer.experiment_name in verl's ppo_trainer.yaml
+
+
+class SummaryError(ValueError):
+    """The metrics log cannot be read; the message names the file and the fix."""
+
+
+def verl_file_logger_path(
+    project_name: str = VERL_PROJECT_DEFAULT,
+    experiment_name: str = VERL_EXPERIMENT_DEFAULT,
+    environ: Mapping[str, str] | None = None,
+) -> Path:
+    """The file verl's ``FileLogger`` (``verl/utils/tracking.py``) writes for this project and experiment."""
+    env = os.environ if environ is None else environ
+    if env.get("VERL_FILE_LOGGER_PATH"):
+        return Path(env["VERL_FILE_LOGGER_PATH"])
+    root = Path(os.path.expanduser(env.get("VERL_FILE_LOGGER_ROOT", ".")))
+    return root / project_name / f"{experiment_name}.jsonl"
+
+
+def metrics_path(target: Path) -> Path:
+    """A ``.jsonl`` file as is; a folder's ``metrics.jsonl``."""
+    return target / RUN_LOG if target.is_dir() else target
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: was the run started with VERL_FILE_LOGGER_PATH set to it?")
+    """One dict per logged line: ``{"step": ..., **data}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: no metrics log there. Pass the run folder holding metrics.jsonl or the .jsonl file "
+            "verl's file logger wrote (trainer.logger must include 'file'; it writes to VERL_FILE_LOGGER_PATH if set, "
+            "else ./<project_name>/<experiment_name>.jsonl)"
+        )
     rows = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip():
@@ -27,7 +65,9 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{number} is not JSON ({error}); the run may have been cut mid-write") from None
+            raise SummaryError(f"{path}:{number} is not JSON ({error}); the run may have been cut mid-write") from None
+        if not isinstance(record, dict):
+            raise SummaryError(f"{path}:{number}: expected a JSON object {{step, data}}, got {type(record).__name__}")
         rows.append({"step": record.get("step"), **(record.get("data") or {})})
     return rows
 
@@ -40,13 +80,17 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def summarize(run_dir: Path) -> dict[str, Any]:
-    rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("step") is not None]
+def summarize(target: Path) -> dict[str, Any]:
+    """Summary of the log at ``target`` (a run folder or a ``.jsonl`` file)."""
+    log = metrics_path(Path(target))
+    run_dir = log.parent
+    rows = [r for r in read_metrics(log) if r.get("step") is not None]
     train = [r for r in rows if any(k.startswith(("actor/", "critic/")) for k in r)]
     reward_key = next((k for k in REWARD_KEYS if _series(train, k)), None)
     step_times = _series(train, "timing_s/step")
     summary: dict[str, Any] = {
         "run_dir": str(run_dir),
+        "metrics_file": str(log),
         "steps": len(train),
         "mean_reward": _mean(_series(train, reward_key)) if reward_key else None,
         "reward_by_step": _series(train, reward_key) if reward_key else [],
@@ -91,22 +135,43 @@ def render(summary: dict[str, Any], wall_s: float | None = None) -> str:
     if summary["dsdr"]:
         lines.append("  dsdr/ metrics (mean over steps):")
         lines += [f"    {k:<36} {_fmt(v)}" for k, v in summary["dsdr"].items()]
-    lines += [f"  logs: {summary['run_dir']} (train.log, metrics.jsonl, summary.json)", "=" * 64]
+    lines += [f"  metrics: {summary['metrics_file']}", f"  logs:    {summary['run_dir']}", "=" * 64]
     return "\n".join(lines)
 
 
+def summary_path(log: Path) -> Path:
+    """``summary.json`` beside a run folder's ``metrics.jsonl``, else ``<name>.summary.json`` beside the log."""
+    return log.parent / ("summary.json" if log.name == RUN_LOG else f"{log.stem}.summary.json")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
+    parser = argparse.ArgumentParser(
+        prog="python -m verl_dsdr.summary",
+        description="Summarise a training run from verl's file logger (trainer.logger includes 'file').",
+    )
+    parser.add_argument("target", type=Path, nargs="?", default=None,
+                        help="run folder holding metrics.jsonl, or the .jsonl file (default: where verl's file "
+                        "logger writes: $VERL_FILE_LOGGER_PATH, else "
+                        "$VERL_FILE_LOGGER_ROOT/<project-name>/<experiment-name>.jsonl)")
+    parser.add_argument("--project-name", default=VERL_PROJECT_DEFAULT, help="trainer.project_name of the run "
+                        "(without TARGET)")
+    parser.add_argument("--experiment-name", default=VERL_EXPERIMENT_DEFAULT, help="trainer.experiment_name of the "
+                        "run (without TARGET)")
     parser.add_argument("--wall-s", type=float, default=None, help="wall time of the whole command, for the report")
     args = parser.parse_args(argv)
-    summary = summarize(args.run_dir)
+    target = args.target or verl_file_logger_path(args.project_name, args.experiment_name)
+    try:
+        summary = summarize(target)
+    except (SummaryError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.wall_s is not None:
         summary["wall_s"] = args.wall_s
-    (args.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    out = summary_path(Path(summary["metrics_file"]))
+    out.write_text(json.dumps(summary, indent=2))
     print(render(summary, args.wall_s))
     if summary["steps"] == 0:
-        print("no training step was logged: see train.log")
+        print("no training step was logged: see the run's console log (train.log for this project's scripts)")
         return 1
     return 0
 
