@@ -2,8 +2,16 @@
 
 Reads a verl parquet file (from ``python -m verl_dsdr.data``), renders each chat prompt with the
 model's chat template, draws ``n`` responses per problem and writes one JSON line per response:
-``{"method", "benchmark", "problem_id", "ground_truth", "response"}`` (benchmark = ``data_source``,
-problem_id = ``extra_info.index``), which ``python -m verl_dsdr.eval`` reads.
+``{"method", "benchmark", "problem_id", "ground_truth", "response", "sample_index", "sampling"}``
+(benchmark = ``data_source``, problem_id = ``extra_info.index``, ``sampling`` = how it was drawn),
+which ``python -m verl_dsdr.eval`` reads.
+
+Work is kept: the rows of a problem are appended (and flushed) as soon as its ``n`` responses are
+done, problems in file order. Running the same command again resumes: problems already complete
+in ``--out`` are skipped, rows of an unfinished problem and a line cut by a crash are dropped and
+redone. Resuming with other sampling settings or another method is refused (``--overwrite``
+starts afresh). A resumed file is a valid sample, not byte-identical to an uninterrupted run
+(the random stream restarts at ``--seed``).
 
 Backends: ``hf`` (transformers ``generate`` in left-padded batches, CPU or GPU) and ``vllm``
 (imported only when chosen). Both sample from the full distribution filtered by ``top_p`` only
@@ -16,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 __all__ = [
     "PROTOCOLS",
@@ -30,7 +40,10 @@ __all__ = [
     "render_prompts",
     "generate_hf",
     "generate_vllm",
+    "SampleWriter",
     "write_samples",
+    "method_name",
+    "check_model",
     "settings_from_args",
     "build_parser",
     "main",
@@ -42,6 +55,10 @@ PROTOCOLS: dict[str, dict[str, float | int]] = {
     "passk": {"n": 64, "temperature": 0.7, "top_p": 0.9},
 }
 _FALLBACK = {"n": 1, "temperature": 1.0, "top_p": 1.0}
+_VERL_HF_CHECKPOINT = re.compile(r"global_step_(\d+)$")
+
+Done = Callable[[int, list[str]], None]
+"""Called with (prompt position, its n responses) as soon as a prompt is complete."""
 
 
 class GenerationError(RuntimeError):
@@ -78,18 +95,28 @@ class Problem:
     ground_truth: str
     messages: list[dict]
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity in a samples file (ids compared as text: ``3`` and ``"3"`` are one problem)."""
+        return self.benchmark, str(self.problem_id)
+
 
 def read_problems(path: str | Path, limit: int | None = None) -> list[Problem]:
     """Problems of a verl parquet file; errors name the row and the missing field."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(path)
     if not path.is_file():
         raise GenerationError(f"data file {path} does not exist (make it with python -m verl_dsdr.data)")
-    rows = pq.read_table(path).to_pylist()
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except (pa.ArrowInvalid, OSError) as err:
+        raise GenerationError(f"{path} is not a readable parquet file ({err}); make it with python -m verl_dsdr.data")
     if limit is not None:
         rows = rows[:limit]
-    problems = []
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], int] = {}
     for number, row in enumerate(rows):
         try:
             messages = row["prompt"]
@@ -103,7 +130,14 @@ def read_problems(path: str | Path, limit: int | None = None) -> list[Problem]:
             ) from err
         if not isinstance(messages, list) or not messages:
             raise GenerationError(f"{path} row {number}: 'prompt' must be a non-empty chat list")
-        problems.append(Problem(str(benchmark), index, str(ground_truth), [dict(m) for m in messages]))
+        problem = Problem(str(benchmark), index, str(ground_truth), [dict(m) for m in messages])
+        if problem.key in seen:
+            raise GenerationError(
+                f"{path} rows {seen[problem.key]} and {number} share data_source {problem.benchmark!r} and "
+                f"extra_info.index {index!r}: each problem needs its own index (python -m verl_dsdr.data numbers them)"
+            )
+        seen[problem.key] = number
+        problems.append(problem)
     if not problems:
         raise GenerationError(f"{path} has no rows")
     return problems
@@ -125,6 +159,11 @@ def render_prompts(
     return prompts
 
 
+def _windows(count: int, size: int) -> Iterator[range]:
+    for start in range(0, count, size):
+        yield range(start, min(start + size, count))
+
+
 def generate_hf(
     model_path: str,
     prompts: Sequence[Sequence[int]],
@@ -134,11 +173,14 @@ def generate_hf(
     device: str | None = None,
     dtype: str = "auto",
     progress: bool = True,
+    on_done: Done | None = None,
 ) -> list[list[str]]:
     """``settings.n`` responses per prompt with transformers, ``batch_size`` sequences per ``generate`` call.
 
-    Sequences are sorted by prompt length (less padding) and left-padded; results come back in
-    prompt order. Seeded once with ``settings.seed``: reproducible for the same batch size and device.
+    Prompts are taken in order, a window of about four batches at a time; within a window the
+    sequences are sorted by prompt length (less padding) and left-padded. ``on_done`` gets each
+    prompt's responses as soon as the prompt is complete, prompts in order. Seeded once with
+    ``settings.seed``: reproducible for the same prompts, batch size and device.
     """
     import torch
     from tqdm.auto import tqdm
@@ -147,10 +189,15 @@ def generate_hf(
     if batch_size < 1:
         raise GenerationError(f"--batch-size must be >= 1, got {batch_size}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise GenerationError(f"--device {device}: CUDA is not available here; use --device cpu")
     torch_dtype = {"auto": torch.bfloat16 if device.startswith("cuda") else torch.float32,
                    "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(device).eval()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(device).eval()
+    except (OSError, ValueError) as err:
+        raise GenerationError(f"--model {model_path}: cannot load the model ({err})") from err
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad_id is None:
         raise GenerationError(f"{model_path}: the tokenizer has neither a pad nor an eos token")
@@ -164,31 +211,34 @@ def generate_hf(
         eos_token_id=eos,
         **({"temperature": settings.temperature, "top_p": settings.top_p, "top_k": 0} if sample else {}),
     )
-    jobs = sorted(
-        ((p, s) for p in range(len(prompts)) for s in range(settings.n)), key=lambda job: -len(prompts[job[0]])
-    )
     outputs: list[list[str | None]] = [[None] * settings.n for _ in prompts]
+    per_window = max(1, -(-4 * batch_size // settings.n))  # prompts per window: about four batches
     torch.manual_seed(settings.seed)
-    bar = tqdm(total=len(jobs), desc="generating", unit="response", disable=not progress)
+    bar = tqdm(total=len(prompts) * settings.n, desc="generating", unit="response", disable=not progress)
     with torch.inference_mode():
-        for start in range(0, len(jobs), batch_size):
-            batch = jobs[start : start + batch_size]
-            width = max(len(prompts[p]) for p, _ in batch)
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, (p, _) in enumerate(batch):
-                tokens = torch.tensor(list(prompts[p]), dtype=torch.long)
-                ids[row, width - len(tokens) :] = tokens
-                mask[row, width - len(tokens) :] = 1
-            generated = model.generate(
-                input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config
-            )
-            texts = tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
-            for (p, s), text in zip(batch, texts):
-                outputs[p][s] = text
-            bar.update(len(batch))
+        for window in _windows(len(prompts), per_window):
+            jobs = sorted(((p, s) for p in window for s in range(settings.n)), key=lambda job: -len(prompts[job[0]]))
+            for start in range(0, len(jobs), batch_size):
+                batch = jobs[start : start + batch_size]
+                width = max(len(prompts[p]) for p, _ in batch)
+                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, (p, _) in enumerate(batch):
+                    tokens = torch.tensor(list(prompts[p]), dtype=torch.long)
+                    ids[row, width - len(tokens) :] = tokens
+                    mask[row, width - len(tokens) :] = 1
+                generated = model.generate(
+                    input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config
+                )
+                texts = tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
+                for (p, s), text in zip(batch, texts):
+                    outputs[p][s] = text
+                bar.update(len(batch))
+            if on_done is not None:
+                for p in window:
+                    on_done(p, [str(text) for text in outputs[p]])
     bar.close()
-    return outputs  # type: ignore[return-value]
+    return [[str(text) for text in texts] for texts in outputs]
 
 
 def generate_vllm(
@@ -198,8 +248,14 @@ def generate_vllm(
     *,
     tensor_parallel_size: int = 1,
     max_model_len: int | None = None,
+    chunk_size: int = 256,
+    on_done: Done | None = None,
 ) -> list[list[str]]:
-    """``settings.n`` responses per prompt with vLLM (token-id prompts, so both backends see the same input)."""
+    """``settings.n`` responses per prompt with vLLM (token-id prompts, so both backends see the same input).
+
+    Prompts go to vLLM ``chunk_size`` at a time, so finished chunks reach ``on_done`` (and the
+    output file) while later ones are still sampled.
+    """
     try:
         from vllm import LLM, SamplingParams
     except ImportError as err:
@@ -218,57 +274,207 @@ def generate_vllm(
         max_tokens=settings.max_tokens,
         seed=settings.seed,
     )
-    results = llm.generate([{"prompt_token_ids": list(ids)} for ids in prompts], params)
-    return [[completion.text for completion in result.outputs] for result in results]
+    outputs: list[list[str]] = []
+    for chunk in _windows(len(prompts), chunk_size):
+        results = llm.generate([{"prompt_token_ids": list(prompts[p])} for p in chunk], params)
+        for p, result in zip(chunk, results):
+            outputs.append([completion.text for completion in result.outputs])
+            if on_done is not None:
+                on_done(p, outputs[-1])
+    return outputs
 
 
-def write_samples(path: str | Path, method: str, problems: Sequence[Problem], responses: Sequence[Sequence[str]]) -> Path:
-    """One JSON line per response, problems in file order, samples in draw order."""
+def _rows(method: str, problem: Problem, texts: Sequence[str], sampling: dict[str, Any] | None) -> str:
+    lines = []
+    for index, text in enumerate(texts):
+        row: dict[str, Any] = {
+            "method": method,
+            "benchmark": problem.benchmark,
+            "problem_id": problem.problem_id,
+            "ground_truth": problem.ground_truth,
+            "response": text,
+            "sample_index": index,
+        }
+        if sampling is not None:
+            row["sampling"] = sampling
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    return "".join(lines)
+
+
+class SampleWriter:
+    """Appends one problem's rows at a time to a JSON-lines file, flushed to disk, and knows what is done.
+
+    Opening an existing file reads it back: complete problems (``n`` rows with the same method and
+    sampling settings) are kept, rows of unfinished problems and a cut last line are dropped.
+    """
+
+    def __init__(self, path: str | Path, method: str, sampling: dict[str, Any], problems: Sequence[Problem]) -> None:
+        self.path = Path(path)
+        self.method = method
+        self.sampling = sampling
+        self.n = int(sampling["n"])
+        self.done: set[tuple[str, str]] = set()
+        if self.path.is_dir():
+            raise GenerationError(f"--out {self.path} is a folder; give a .jsonl file path")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            self._resume({p.key for p in problems})
+
+    def _resume(self, known: set[tuple[str, str]]) -> None:
+        rows: dict[tuple[str, str], list[str]] = {}
+        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{self.path}:{number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                if number == len(lines) and not line.endswith("\n"):
+                    break  # cut by a crash while it was written: redone below
+                raise GenerationError(f"{where}: not valid JSON; this is not a file this tool wrote. Use another "
+                                      "--out, or --overwrite to replace it")
+            if not isinstance(row, dict) or "benchmark" not in row or "problem_id" not in row:
+                raise GenerationError(f"{where}: not a samples row; use another --out, or --overwrite to replace it")
+            if row.get("method") != self.method or row.get("sampling") != self.sampling:
+                raise GenerationError(
+                    f"{where}: the file was written with method {row.get('method')!r} and sampling "
+                    f"{row.get('sampling')}, this run has method {self.method!r} and sampling {self.sampling}. "
+                    "Resuming would mix them: use another --out, or --overwrite to start again"
+                )
+            key = (str(row["benchmark"]), str(row["problem_id"]))
+            if key not in known:
+                raise GenerationError(
+                    f"{where}: problem {key} is not in --data (a file for another data set?); use another --out, "
+                    "or --overwrite to start again"
+                )
+            rows.setdefault(key, []).append(line if line.endswith("\n") else line + "\n")
+        complete = {key: kept for key, kept in rows.items() if len(kept) == self.n}
+        self.done = set(complete)
+        kept_text = "".join(line for kept in complete.values() for line in kept)
+        if kept_text != "".join(lines):  # drop unfinished problems and a cut line, atomically
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(kept_text, encoding="utf-8")
+            os.replace(tmp, self.path)
+
+    def append(self, problem: Problem, texts: Sequence[str]) -> None:
+        if len(texts) != self.n:
+            raise ValueError(f"{len(texts)} responses for problem {problem.key}, expected {self.n}")
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(_rows(self.method, problem, texts, self.sampling))
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.done.add(problem.key)
+
+
+def write_samples(
+    path: str | Path,
+    method: str,
+    problems: Sequence[Problem],
+    responses: Sequence[Sequence[str]],
+    sampling: dict[str, Any] | None = None,
+) -> Path:
+    """One JSON line per response, problems in file order, samples in draw order (replaces ``path``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
         for problem, texts in zip(problems, responses, strict=True):
-            for text in texts:
-                row = {
-                    "method": method,
-                    "benchmark": problem.benchmark,
-                    "problem_id": problem.problem_id,
-                    "ground_truth": problem.ground_truth,
-                    "response": text,
-                }
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.write(_rows(method, problem, texts, sampling))
     return path
+
+
+def method_name(model: str) -> str:
+    """The label of a checkpoint: verl's ``<run>/global_step_N/actor/huggingface`` -> ``<run>-stepN``,
+    ``.../global_step_N`` -> ``<run>-stepN``, any other folder -> its name."""
+    parts = Path(os.path.expanduser(model.rstrip("/"))).parts
+    for i in range(len(parts) - 1, 0, -1):
+        step = _VERL_HF_CHECKPOINT.fullmatch(parts[i])
+        if step and all(p in ("actor", "huggingface") for p in parts[i + 1 :]):
+            return f"{parts[i - 1]}-step{step.group(1)}"
+    return parts[-1] if parts else model
+
+
+def check_model(model: str) -> None:
+    """Refuse a ``--model`` that cannot be a Hugging Face checkpoint before anything heavy loads."""
+    path = Path(os.path.expanduser(model))
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return
+        hint = ""
+        if (path / "huggingface" / "config.json").is_file():
+            hint = f" verl saved the Hugging Face weights in {path / 'huggingface'}: pass that folder."
+        elif any(path.glob("model_world_size_*")) or (path / "actor").is_dir():
+            hint = (" This looks like verl's sharded checkpoint: save it with "
+                    "actor_rollout_ref.actor.checkpoint.save_contents=[model,hf_model] or convert it with "
+                    "python -m verl.model_merger merge --backend fsdp --local_dir <.../actor> --target_dir <out>.")
+        raise GenerationError(f"--model {model}: the folder has no config.json, so it is not a Hugging Face "
+                              f"checkpoint.{hint}")
+    looks_like_path = model.startswith((".", "/", "~")) or model.count("/") != 1 or path.exists()
+    if looks_like_path:
+        raise GenerationError(f"--model {model}: no such folder (give a Hugging Face checkpoint folder or a hub id "
+                              "already in the local cache)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({err.msg}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"enable_thinking\": false}}', got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m verl_dsdr.generate",
         description="Sample n responses per problem of a verl parquet file and write JSON lines for "
-        "python -m verl_dsdr.eval.",
+        "python -m verl_dsdr.eval. Rows are appended as problems finish; rerunning resumes.",
         epilog="protocols: " + "; ".join(
             f"{name}: n={p['n']}, temperature={p['temperature']}, top_p={p['top_p']}" for name, p in PROTOCOLS.items()
         ),
     )
-    parser.add_argument("--model", required=True, help="checkpoint folder (HF format) or hub id")
+    parser.add_argument("--model", required=True, help="checkpoint folder (HF format) or hub id in the local cache")
     parser.add_argument("--data", required=True, type=Path, help="verl parquet file")
-    parser.add_argument("--out", required=True, type=Path, help="output .jsonl")
+    parser.add_argument("--out", required=True, type=Path, help="output .jsonl (resumed if it exists)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out instead of resuming it")
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default=None, help="preset n/temperature/top_p")
-    parser.add_argument("--n", type=int, default=None, help="responses per problem")
-    parser.add_argument("--temperature", type=float, default=None, help="0 = greedy")
-    parser.add_argument("--top-p", type=float, default=None)
-    parser.add_argument("--max-tokens", type=int, default=4096, help="new tokens per response (paper: 4096 for "
-                        "Qwen2.5-Math-1.5B, 8192 for Qwen3)")
-    parser.add_argument("--method", default=None, help="method label in the output (default: the model folder name)")
+    parser.add_argument("--n", type=_positive_int, default=None, help="responses per problem")
+    parser.add_argument("--temperature", type=_float, default=None, help="0 = greedy")
+    parser.add_argument("--top-p", type=_float, default=None)
+    parser.add_argument("--max-tokens", type=_positive_int, default=4096, help="new tokens per response (paper: "
+                        "4096 for Qwen2.5-Math-1.5B, 8192 for Qwen3)")
+    parser.add_argument("--method", default=None, help="method label in the output (default: the model folder's "
+                        "name; <run>-stepN for verl's <run>/global_step_N/actor/huggingface)")
     parser.add_argument("--backend", choices=("hf", "vllm"), default="hf")
-    parser.add_argument("--batch-size", type=int, default=8, help="hf: sequences per generate call")
+    parser.add_argument("--batch-size", type=_positive_int, default=8, help="hf: sequences per generate call")
     parser.add_argument("--device", default=None, help="hf: cpu or cuda (default: cuda when available)")
     parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto")
-    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
-    parser.add_argument("--max-model-len", type=int, default=None, help="vllm: context length")
+    parser.add_argument("--tensor-parallel-size", type=_positive_int, default=1, help="vllm: GPUs per model")
+    parser.add_argument("--max-model-len", type=_positive_int, default=None, help="vllm: context length")
+    parser.add_argument("--chunk-size", type=_positive_int, default=256, help="vllm: prompts per generate call "
+                        "(written when the call returns)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    parser.add_argument("--limit", type=_positive_int, default=None, help="only the first N problems")
     parser.add_argument("--raw-prompt", action="store_true", help="feed the plain user text (no chat template)")
-    parser.add_argument("--chat-template-kwargs", type=json.loads, default=None,
+    parser.add_argument("--chat-template-kwargs", type=_json_object, default=None,
                         help='JSON passed to apply_chat_template, e.g. \'{"enable_thinking": false}\'')
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -287,26 +493,52 @@ def settings_from_args(args: argparse.Namespace) -> SamplingSettings:
     )
 
 
+def sampling_record(args: argparse.Namespace, settings: SamplingSettings) -> dict[str, Any]:
+    """What every output row records about how it was drawn (read back by the evaluator's provenance)."""
+    return {
+        "protocol": args.protocol,
+        **asdict(settings),
+        "backend": args.backend,
+        "model": str(args.model),
+        "raw_prompt": bool(args.raw_prompt),
+        "chat_template_kwargs": args.chat_template_kwargs,
+        "top_k": None,  # switched off in both backends
+    }
+
+
 def run(args: argparse.Namespace) -> Path:
+    settings = settings_from_args(args)
+    check_model(args.model)
+    problems = read_problems(args.data, args.limit)
+    method = args.method or method_name(args.model)
+    if args.overwrite and args.out.is_file():
+        args.out.unlink()
+    writer = SampleWriter(args.out, method, sampling_record(args, settings), problems)
+    todo = [p for p in problems if p.key not in writer.done]
+    if not todo:
+        print(f"{args.out}: all {len(problems)} problems already sampled ({settings}); nothing to do", file=sys.stderr)
+        return args.out
+    if writer.done:
+        print(f"{args.out}: resuming, {len(writer.done)} of {len(problems)} problems already sampled", file=sys.stderr)
     from transformers import AutoTokenizer
 
-    settings = settings_from_args(args)
-    problems = read_problems(args.data, args.limit)
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    prompts = render_prompts(tokenizer, problems, raw_prompt=args.raw_prompt, chat_template_kwargs=args.chat_template_kwargs)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+    except (OSError, ValueError) as err:
+        raise GenerationError(f"--model {args.model}: cannot load its tokenizer ({err})") from err
+    prompts = render_prompts(tokenizer, todo, raw_prompt=args.raw_prompt, chat_template_kwargs=args.chat_template_kwargs)
+
+    def on_done(position: int, texts: list[str]) -> None:
+        writer.append(todo[position], texts)
+
     if args.backend == "vllm":
-        responses = generate_vllm(
-            args.model, prompts, settings, tensor_parallel_size=args.tensor_parallel_size, max_model_len=args.max_model_len
-        )
+        generate_vllm(args.model, prompts, settings, tensor_parallel_size=args.tensor_parallel_size,
+                      max_model_len=args.max_model_len, chunk_size=args.chunk_size, on_done=on_done)
     else:
-        responses = generate_hf(
-            args.model, prompts, settings, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
-            progress=not args.no_progress,
-        )
-    method = args.method or Path(args.model.rstrip("/")).name
-    out = write_samples(args.out, method, problems, responses)
-    print(f"wrote {len(problems)} problems x {settings.n} responses to {out} ({settings})", file=sys.stderr)
-    return out
+        generate_hf(args.model, prompts, settings, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
+                    progress=not args.no_progress, on_done=on_done)
+    print(f"wrote {len(todo)} problems x {settings.n} responses to {args.out} ({settings})", file=sys.stderr)
+    return args.out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

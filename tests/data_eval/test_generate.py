@@ -72,7 +72,9 @@ def test_sampled_rows_schema_order_and_seed(tiny_model, data_file, tmp_path):
     assert {r["method"] for r in rows} == {"tiny-qwen"}  # the model folder's name
     assert {r["benchmark"] for r in rows} == {"aime24"}
     assert [r["ground_truth"] for r in rows[::2]] == ["3", "4", "5"]
-    assert all(set(r) == {"method", "benchmark", "problem_id", "ground_truth", "response"} for r in rows)
+    keys = {"method", "benchmark", "problem_id", "ground_truth", "response", "sample_index", "sampling"}
+    assert all(set(r) == keys for r in rows)
+    assert [r["sample_index"] for r in rows] == [0, 1, 0, 1, 0, 1]
     assert all(isinstance(r["response"], str) for r in rows)
     again = gen(tiny_model, data_file, tmp_path / "b.jsonl", "--n", "2", "--temperature", "0.7", "--top-p", "0.9",
                 "--batch-size", "4", "--seed", "3")
