@@ -125,7 +125,7 @@ def test_sympy_mode_falls_back_to_strings_on_timeouts(monkeypatch):
     calls = []
 
     class Stalled:
-        def call_outcome(self, fn, args, kwargs=None, *, timeout, wait_start=None):
+        def call_outcome(self, fn, args, kwargs=None, *, timeout, wait=None, wait_start=None):
             calls.append(args)
             return Outcome("timeout", detail="stub")
 
@@ -178,7 +178,7 @@ def test_sympy_mode_respects_the_response_budget(monkeypatch):
     limits = []
 
     class Slow:
-        def call_outcome(self, fn, args, kwargs=None, *, timeout, wait_start=None):
+        def call_outcome(self, fn, args, kwargs=None, *, timeout, wait=None, wait_start=None):
             limits.append(timeout)
             time.sleep(0.05)
             return Outcome("ok", value="sympy:" + args[0])

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from verl_dsdr.scoring.boxed import last_boxed
+
 DATA_SOURCE = "verl_dsdr/arith"
 ABILITY = "math"
 INSTRUCTION = "Put the final answer in \\boxed{}."
@@ -151,18 +153,7 @@ def parse_question(text: str) -> ArithProblem:
 
 def extract_boxed(text: str) -> str | None:
     """Content of the last `\\boxed{...}` (balanced braces), or None when there is none."""
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth, i = 0, start + len("\\boxed")
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j]
-    return None
+    return last_boxed(text)
 
 
 def is_correct(text: str, ground_truth: str) -> bool:

@@ -1,9 +1,9 @@
 """Hard wall-clock limits for untrusted computations, usable from any thread or process.
 
-Scoring runs inside verl's reward-loop workers (Ray actors calling our functions from an
-executor thread), where ``signal.alarm`` is unavailable and a sympy computation stuck in C code
-(``2^{10^{10^{10}}}``) cannot be interrupted from inside the process. So the work runs in a
-persistent helper interpreter that is killed when it overruns and restarted for the next call.
+Scoring runs inside verl's reward-loop workers (Ray actors calling our functions from executor
+threads), where ``signal.alarm`` is unavailable and a sympy computation stuck in C code
+(``2^{10^{10^{10}}}``) cannot be interrupted from inside the process. So the work runs in a pool
+of persistent helper interpreters; one that overruns is killed and replaced.
 
 Design:
 - Each worker is a fresh interpreter started with ``subprocess`` (spawn semantics: nothing is
@@ -12,10 +12,15 @@ Design:
 - Caller and worker talk over a socket pair with pickled messages
   (``multiprocessing.connection.Connection``); functions must be picklable by reference
   (module-level functions).
-- The limit covers one call's execution only. Starting a worker (interpreter + ``preload``
-  imports) has its own ``startup_timeout``, so a restart never eats the next call's budget.
-- A worker that overruns is killed (SIGKILL) and a replacement is started at once, so its imports
-  overlap with whatever the caller does next.
+- A worker is **warm before it takes a call**: it imports ``preload`` and runs ``warmup`` (a real
+  call of the work it will do) before it reports ready; a background thread waits for that, so
+  no call's limit ever includes a start-up.
+- The pool grows on demand up to ``workers``: a caller that finds no idle worker starts one
+  (while fewer are starting than callers wait) and takes whichever becomes free first. A killed
+  worker is replaced at once, in the background.
+- Waits are bounded: ``wait`` bounds the time a caller waits while every warm worker is busy,
+  ``wait_start`` the time it waits while no worker is warm yet (start-ups, reported separately
+  in ``Outcome.startup_wait`` so that callers do not charge it to their own budget).
 - Workers exit when their parent dies (a watchdog thread polls the parent pid), ignore SIGINT
   (the parent owns shutdown) and optionally run under an address-space limit.
 - ``close()`` (also run by ``atexit`` and garbage collection) kills and reaps every worker.
@@ -23,10 +28,10 @@ Design:
 
 from __future__ import annotations
 
-import contextlib
 import atexit
+import contextlib
+import dataclasses
 import os
-import queue
 import socket
 import subprocess
 import sys
@@ -42,6 +47,8 @@ __all__ = [
     "BoundedRunner",
     "scoring_runner",
     "SCORING_PRELOAD",
+    "SCORING_WARMUP",
+    "MAX_START_FAILURES",
 ]
 
 # Code run by ``python -c`` in the worker: only stdlib until the parent's sys.path is installed.
@@ -55,6 +62,11 @@ _BOOTSTRAP = (
 )
 
 _PARENT_POLL_S = 0.5
+_READY_POLL_S = 0.25
+MAX_START_FAILURES = 3
+"""After this many start-ups in a row fail, calls return "crashed" at once (``start()`` retries)."""
+
+_STARTING, _IDLE, _BUSY = "starting", "idle", "busy"
 
 
 @dataclass(frozen=True)
@@ -63,14 +75,18 @@ class Outcome:
 
     status: "ok" (value is the result), "timeout" (killed at the limit), "crashed" (the worker
     died or could not start), "error" (the function raised; detail has the exception),
-    "starting" (the worker was still starting past the caller's ``wait_start``; nothing ran) or
-    "closed" (the runner was closed).
+    "busy" (every warm worker stayed busy past the caller's ``wait``; nothing ran), "starting"
+    (no worker was warm within the caller's ``wait_start``; nothing ran) or "closed".
+    seconds: execution time. startup_wait: time spent waiting while no worker was warm (worker
+    start-ups, never charged to the call). waited: time spent waiting for a busy worker.
     """
 
     status: str
     value: Any = None
     detail: str = ""
     seconds: float = 0.0
+    startup_wait: float = 0.0
+    waited: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -96,20 +112,34 @@ def _watch_parent(parent_pid: int) -> None:
             os._exit(0)
 
 
+def _run_warmup(spec: str | None) -> None:
+    """Call ``module:function`` once; a failure is printed, the worker still serves."""
+    if not spec:
+        return
+    import importlib
+
+    module, _, name = spec.partition(":")
+    try:
+        getattr(importlib.import_module(module), name)()
+    except Exception as exc:
+        print(f"verl_dsdr bounded worker: warm-up {spec} failed: {exc!r}", file=sys.stderr)
+
+
 def _serve(conn: Connection, parent_pid: int) -> None:
-    """Worker main loop: set up, report ready, then run requests until the socket closes."""
+    """Worker main loop: set up, warm up, report ready, then run requests until the socket closes."""
     import importlib
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-    preload, memory_limit_mb = conn.recv()
+    preload, memory_limit_mb, warmup = conn.recv()
     _apply_memory_limit(memory_limit_mb)
     for name in preload:
         try:
             importlib.import_module(name)
         except Exception as exc:  # a missing optional module must not kill the worker
             print(f"verl_dsdr bounded worker: could not preload {name}: {exc!r}", file=sys.stderr)
+    _run_warmup(warmup)
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -130,9 +160,9 @@ def _serve(conn: Connection, parent_pid: int) -> None:
 
 
 class _Worker:
-    """One helper interpreter; owned by exactly one caller at a time (a pool slot)."""
+    """One helper interpreter; a pool slot; ``state`` is changed under the runner's lock only."""
 
-    def __init__(self, preload: tuple[str, ...], memory_limit_mb: int | None) -> None:
+    def __init__(self, preload: tuple[str, ...], memory_limit_mb: int | None, warmup: str | None) -> None:
         parent_sock, child_sock = socket.socketpair()
         try:
             self.proc = subprocess.Popen(
@@ -148,25 +178,13 @@ class _Worker:
             child_sock.close()
         self.conn = Connection(parent_sock.detach())
         self.started_at = time.monotonic()
-        self.ready = False
+        self.state = _STARTING
         self.conn.send(list(sys.path))
-        self.conn.send((preload, memory_limit_mb))
+        self.conn.send((preload, memory_limit_mb, warmup))
 
     @property
     def pid(self) -> int:
         return self.proc.pid
-
-    def wait_ready(self, timeout: float) -> bool:
-        if self.ready:
-            return True
-        try:
-            if not self.conn.poll(timeout):
-                return False
-            tag, _ = self.conn.recv()
-        except (EOFError, OSError):
-            return False
-        self.ready = tag == "ready"
-        return self.ready
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
@@ -187,15 +205,16 @@ def _kill_all(slots: list, owner_pid: int) -> None:
         return
     for i, worker in enumerate(slots):
         if worker is not None:
-            worker.kill()
             slots[i] = None
+            worker.kill()
 
 
 class BoundedRunner:
-    """A small pool of persistent worker interpreters running picklable functions under a hard limit.
+    """A pool of up to ``workers`` warm helper interpreters running picklable functions under a hard limit.
 
-    ``call`` blocks the calling thread only: for at most the wait for a free worker, the worker's
-    start-up (``startup_timeout``, only after a restart) and ``timeout``. Thread-safe.
+    ``call_outcome`` blocks the calling thread only: for at most ``wait`` while every warm worker
+    is busy, ``wait_start`` while none is warm yet, and ``timeout`` of execution. Thread-safe.
+    warmup: ``"module:function"`` each worker calls (no arguments) before it reports ready.
     """
 
     def __init__(
@@ -204,6 +223,7 @@ class BoundedRunner:
         preload: Sequence[str] = (),
         memory_limit_mb: int | None = None,
         startup_timeout: float = 60.0,
+        warmup: str | None = None,
     ) -> None:
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise ValueError(f"BoundedRunner: workers must be an integer >= 1, got {workers!r}")
@@ -211,22 +231,24 @@ class BoundedRunner:
             raise ValueError(f"BoundedRunner: startup_timeout must be > 0, got {startup_timeout!r}")
         if memory_limit_mb is not None and memory_limit_mb <= 0:
             raise ValueError(f"BoundedRunner: memory_limit_mb must be > 0 or None, got {memory_limit_mb!r}")
+        if warmup is not None and ":" not in warmup:
+            raise ValueError(f"BoundedRunner: warmup must be 'module:function', got {warmup!r}")
         self.workers = workers
         self.preload = tuple(preload)
         self.memory_limit_mb = memory_limit_mb
         self.startup_timeout = float(startup_timeout)
+        self.warmup = warmup
         self._closed = False
         self._init_state()
 
     def _init_state(self) -> None:
         self._owner_pid = os.getpid()
-        self._life_lock = threading.Lock()
+        self._cond = threading.Condition()
         self._slots: list[_Worker | None] = [None] * self.workers
-        self._free: queue.LifoQueue[int] = queue.LifoQueue()
-        for i in range(self.workers):
-            self._free.put(i)
-        self._stats_lock = threading.Lock()
-        self.stats = {"calls": 0, "timeouts": 0, "crashes": 0, "errors": 0, "starts": 0}
+        self._idle: list[int] = []  # a stack: the most recently used worker is reused first
+        self._waiting = 0
+        self._start_failures = 0
+        self.stats = {"calls": 0, "timeouts": 0, "crashes": 0, "errors": 0, "starts": 0, "ready": 0, "busy": 0}
         self._finalizer = weakref.finalize(self, _kill_all, self._slots, self._owner_pid)
 
     def _check_fork(self) -> None:
@@ -236,52 +258,164 @@ class BoundedRunner:
             self._finalizer.detach()
             self._init_state()
 
-    def _bump(self, key: str) -> None:
-        with self._stats_lock:
-            self.stats[key] += 1
+    # --- worker life cycle (callers hold self._cond unless said otherwise) ---------------------
 
-    def _start(self, index: int) -> _Worker:
-        # Under the life lock so that close() cannot miss a worker started concurrently.
-        with self._life_lock:
-            if self._closed:
-                raise OSError("the runner was closed")
-            worker = _Worker(self.preload, self.memory_limit_mb)
-            self._slots[index] = worker
-        self._bump("starts")
-        return worker
-
-    def _replace(self, index: int) -> None:
-        worker = self._slots[index]
-        if worker is not None:
-            worker.kill()
-        self._slots[index] = None
+    def _launch(self, index: int) -> bool:
+        """Start a worker in an empty slot; a thread marks it idle once it reports ready."""
         try:
-            self._start(index)
-        except OSError:
-            self._slots[index] = None  # closed, or retried lazily by the next call
+            worker = _Worker(self.preload, self.memory_limit_mb, self.warmup)
+        except OSError as exc:
+            self._start_failures += 1
+            self.stats["crashes"] += 1
+            print(f"verl_dsdr bounded runner: could not start a worker: {exc!r}", file=sys.stderr)
+            return False
+        self._slots[index] = worker
+        self.stats["starts"] += 1
+        threading.Thread(target=self._await_ready, args=(index, worker), daemon=True).start()
+        return True
+
+    def _await_ready(self, index: int, worker: _Worker) -> None:
+        """Background: wait for the worker's "ready" (after its warm-up), then offer it to callers."""
+        deadline = worker.started_at + self.startup_timeout
+        ready = False
+        while not self._closed and time.monotonic() < deadline:
+            try:
+                if worker.conn.poll(min(_READY_POLL_S, max(0.0, deadline - time.monotonic()))):
+                    ready = worker.conn.recv()[0] == "ready"
+                    break
+            except (EOFError, OSError):
+                break
+        with self._cond:
+            if self._slots[index] is not worker:  # closed, or replaced meanwhile
+                return
+            if ready:
+                worker.state = _IDLE
+                self._idle.append(index)
+                self._start_failures = 0
+                self.stats["ready"] += 1
+            else:
+                self._slots[index] = None
+                self._start_failures += 1
+                self.stats["crashes"] += 1
+            self._cond.notify_all()
+        if not ready:
+            worker.kill()
+
+    def _retire(self, index: int, worker: _Worker, reason: str) -> None:
+        """Kill a worker that overran or died and start its replacement at once (no lock held)."""
+        with self._cond:
+            self.stats[reason] += 1
+            if self._slots[index] is worker:
+                self._slots[index] = None
+        worker.kill()
+        with self._cond:
+            if not self._closed and self._slots[index] is None:
+                self._launch(index)
+            self._cond.notify_all()
+
+    def _release(self, index: int, worker: _Worker) -> None:
+        with self._cond:
+            if self._slots[index] is worker and not self._closed:
+                worker.state = _IDLE
+                self._idle.append(index)
+                self._cond.notify()
+
+    def _take_idle(self) -> tuple[int, _Worker] | None:
+        while self._idle:
+            index = self._idle.pop()
+            worker = self._slots[index]
+            if worker is None or worker.state != _IDLE:
+                continue
+            if worker.proc.poll() is not None:  # died while idle (OOM killer, ...): replace it
+                self._slots[index] = None
+                self.stats["crashes"] += 1
+                worker.kill()  # already dead: only reaps
+                self._launch(index)
+                continue
+            worker.state = _BUSY
+            return index, worker
+        return None
+
+    def _acquire(self, wait: float | None, wait_start: float | None) -> tuple[int, _Worker, float, float] | Outcome:
+        """``(slot, worker, startup wait, busy wait)`` of a warm idle worker (marked busy), or the
+        Outcome saying why none could be had."""
+        start_limit = self.startup_timeout if wait_start is None else wait_start
+        busy_waited = start_waited = 0.0
+        last = time.monotonic()
+        with self._cond:
+            while True:
+                if self._closed:
+                    return Outcome("closed", detail="runner is closed")
+                got = self._take_idle()
+                if got is not None:
+                    return (*got, start_waited, busy_waited)
+                states = [w.state for w in self._slots if w is not None]
+                warm = _IDLE in states or _BUSY in states
+                starting = states.count(_STARTING)
+                if starting < self._waiting + 1 and self._start_failures < MAX_START_FAILURES:
+                    empty = next((i for i, w in enumerate(self._slots) if w is None), None)
+                    if empty is not None and self._launch(empty):
+                        starting += 1
+                if not warm and not starting:
+                    return Outcome("crashed", detail=f"no worker could start ({self._start_failures} failures in a row)")
+                now = time.monotonic()
+                if warm:
+                    busy_waited += now - last
+                else:
+                    start_waited += now - last
+                last = now
+                if warm and wait is not None and busy_waited >= wait:
+                    self.stats["busy"] += 1
+                    return Outcome("busy", detail=f"every worker busy for {wait:g} s", startup_wait=start_waited,
+                                   waited=busy_waited)
+                if not warm and start_waited >= start_limit:
+                    return Outcome("starting", detail=f"no worker ready within {start_limit:g} s",
+                                   startup_wait=start_waited, waited=busy_waited)
+                if warm:
+                    pause = None if wait is None else wait - busy_waited
+                else:
+                    pause = start_limit - start_waited
+                self._waiting += 1
+                try:
+                    self._cond.wait(pause)
+                finally:
+                    self._waiting -= 1
+                # record the wait against the state that held while waiting
+                now = time.monotonic()
+                if warm:
+                    busy_waited += now - last
+                else:
+                    start_waited += now - last
+                last = now
+
+    # --- public API ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start every worker now and wait until all are ready (optional warm-up; no-op once closed)."""
+        """Start every worker now and wait until each is ready or failed (a retry after failures)."""
         if self._closed:
             return
         self._check_fork()
-        taken = [self._free.get() for _ in range(self.workers)]
-        try:
-            for i in taken:
-                try:
-                    worker = self._slots[i] or self._start(i)
-                except OSError:  # closed meanwhile, or no process could be started
-                    continue
-                if not worker.wait_ready(self.startup_timeout):
-                    self._replace(i)
-        finally:
-            for i in taken:
-                self._free.put(i)
+        deadline = time.monotonic() + self.startup_timeout
+        with self._cond:
+            self._start_failures = 0
+            for index, worker in enumerate(self._slots):
+                if worker is None:
+                    self._launch(index)
+            while any(w is not None and w.state == _STARTING for w in self._slots) and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
 
     @property
     def pids(self) -> list[int]:
-        """Process ids of the live workers."""
-        return [w.pid for w in self._slots if w is not None and w.proc.poll() is None]
+        """Process ids of the live workers (starting ones included)."""
+        return [w.pid for w in list(self._slots) if w is not None and w.proc.poll() is None]
+
+    @property
+    def ready_count(self) -> int:
+        """Workers that are warm (idle or busy)."""
+        return sum(1 for w in list(self._slots) if w is not None and w.state != _STARTING)
 
     def call_outcome(
         self,
@@ -290,73 +424,63 @@ class BoundedRunner:
         kwargs: dict[str, Any] | None = None,
         *,
         timeout: float,
+        wait: float | None = None,
         wait_start: float | None = None,
     ) -> Outcome:
-        """Run ``fn(*args, **kwargs)`` in a worker with a hard limit of ``timeout`` seconds.
+        """Run ``fn(*args, **kwargs)`` in a warm worker with a hard limit of ``timeout`` seconds.
 
-        wait_start: at most this long to wait for a worker that is still starting (None: up to
-        ``startup_timeout``); past it the call returns ``Outcome("starting")`` and the worker keeps
-        starting for the next call.
+        wait: at most this long while every warm worker is busy (None: no bound), past it
+        ``Outcome("busy")``. wait_start: at most this long while no worker is warm yet (None:
+        ``startup_timeout``), past it ``Outcome("starting")``; the workers keep starting.
         """
         if timeout <= 0:
             raise ValueError(f"BoundedRunner.call: timeout must be > 0 seconds, got {timeout!r}")
         if self._closed:
             return Outcome("closed", detail="runner is closed")
         self._check_fork()
-        self._bump("calls")
-        index = self._free.get()
-        try:
-            return self._call_in(index, fn, tuple(args), dict(kwargs or {}), float(timeout), wait_start)
-        finally:
-            self._free.put(index)
-
-    def _call_in(
-        self, index: int, fn, args, kwargs, timeout: float, wait_start: float | None, retry: bool = True
-    ) -> Outcome:
-        worker = self._slots[index]
-        if worker is not None and worker.proc.poll() is not None:  # died while idle (OOM killer, ...)
-            worker.kill()
-            worker = self._slots[index] = None
-        try:
-            if worker is None:
-                worker = self._start(index)
-            startup_left = self.startup_timeout - (time.monotonic() - worker.started_at)
-            wait = startup_left if wait_start is None else min(wait_start, startup_left)
-            if not worker.wait_ready(max(wait, 0.0)):
-                if worker.proc.poll() is None and time.monotonic() - worker.started_at < self.startup_timeout:
-                    # still importing and the caller would not wait longer: keep it for the next call
-                    return Outcome("starting", detail=f"worker not ready within {wait:g} s")
-                self._bump("crashes")
-                self._replace(index)
-                return Outcome("crashed", detail=f"worker did not start within {self.startup_timeout:g} s")
-        except OSError as exc:
-            self._bump("crashes")
-            self._slots[index] = None
-            return Outcome("crashed", detail=f"could not start a worker: {exc!r}")
-        t0 = time.perf_counter()
-        try:
-            worker.conn.send((fn, args, kwargs))
-        except OSError as exc:  # the worker died before the request reached it: nothing ran
-            self._bump("crashes")
-            self._replace(index)
-            if not retry:
-                return Outcome("crashed", detail=f"worker died: {exc!r}")
-            return self._call_in(index, fn, args, kwargs, timeout, wait_start, retry=False)
-        try:
-            if not worker.conn.poll(timeout):
-                self._bump("timeouts")
-                self._replace(index)
-                return Outcome("timeout", detail=f"killed after {timeout:g} s", seconds=time.perf_counter() - t0)
-            tag, value = worker.conn.recv()
-        except (EOFError, OSError, ConnectionError) as exc:
-            self._bump("crashes")
-            self._replace(index)
-            return Outcome("crashed", detail=f"worker died: {exc!r}", seconds=time.perf_counter() - t0)
-        seconds = time.perf_counter() - t0
-        if tag == "ok":
-            return Outcome("ok", value=value, seconds=seconds)
-        self._bump("errors")
-        return Outcome("error", detail=str(value), seconds=seconds)
+        with self._cond:
+            self.stats["calls"] += 1
+        startup_wait = waited = 0.0
+        for attempt in range(2):  # a request that could not even be sent is retried once
+            got = self._acquire(wait if wait is None else max(0.0, wait - waited), wait_start)
+            if isinstance(got, Outcome):
+                return dataclasses.replace(
+                    got, startup_wait=startup_wait + got.startup_wait, waited=waited + got.waited
+                )
+            index, worker, got_startup, got_waited = got
+            startup_wait += got_startup
+            waited += got_waited
+            spent = {"startup_wait": startup_wait, "waited": waited}
+            t0 = time.perf_counter()
+            try:
+                worker.conn.send((fn, tuple(args), dict(kwargs or {})))
+            except OSError as exc:  # the worker died before the request reached it: nothing ran
+                self._retire(index, worker, "crashes")
+                if attempt:
+                    return Outcome("crashed", detail=f"worker died: {exc!r}", **spent)
+                continue
+            except Exception as exc:  # the request could not be pickled: the worker is untouched
+                self._release(index, worker)
+                with self._cond:
+                    self.stats["errors"] += 1
+                return Outcome("error", detail=f"could not pickle the request: {exc!r}", **spent)
+            try:
+                if not worker.conn.poll(timeout):
+                    self._retire(index, worker, "timeouts")
+                    return Outcome("timeout", detail=f"killed after {timeout:g} s", seconds=time.perf_counter() - t0,
+                                   **spent)
+                tag, value = worker.conn.recv()
+            except (EOFError, OSError) as exc:
+                self._retire(index, worker, "crashes")
+                return Outcome("crashed", detail=f"worker died: {exc!r}", seconds=time.perf_counter() - t0, **spent)
+            seconds = time.perf_counter() - t0
+            self._release(index, worker)
+            if tag == "ok":
+                return Outcome("ok", value=value, seconds=seconds, **spent)
+            with self._cond:
+                self.stats["errors"] += 1
+            return Outcome("error", detail=str(value), seconds=seconds, **spent)
+        raise AssertionError("unreachable")
 
     def call(
         self,
@@ -373,8 +497,9 @@ class BoundedRunner:
 
     def close(self) -> None:
         """Kill and reap every worker; later calls return ``Outcome("closed")``."""
-        with self._life_lock:
+        with self._cond:
             self._closed = True
+            self._cond.notify_all()
         self._finalizer()
 
     @property
@@ -391,10 +516,13 @@ class BoundedRunner:
 # --- the runner the scoring functions share -------------------------------------------------
 
 SCORING_PRELOAD: tuple[str, ...] = ("sympy", "latex2sympy2_extended", "math_verify")
-"""Imported by the shared scoring worker before it reports ready (outside any call's limit)."""
+"""Imported by each scoring worker before it reports ready (outside any call's limit)."""
+SCORING_WARMUP = "verl_dsdr.scoring.correctness:warm_up"
+"""A real math-verify comparison each scoring worker runs before it reports ready."""
 
 _WORKERS_ENV = "VERL_DSDR_SCORING_WORKERS"
 _MEMORY_ENV = "VERL_DSDR_SCORING_MEMORY_MB"
+_DEFAULT_WORKERS = 4
 _DEFAULT_MEMORY_MB = 4096
 
 _shared: BoundedRunner | None = None
@@ -413,19 +541,26 @@ def _env_int(name: str, default: int | None) -> int | None:
 
 
 def scoring_runner() -> BoundedRunner:
-    """The process-wide runner used by ``formulas`` (sympy mode) and ``correctness``.
+    """The process-wide pool used by ``formulas`` (sympy mode) and ``correctness``.
 
-    Workers: ``$VERL_DSDR_SCORING_WORKERS`` (default 1 per process; verl already runs several
-    reward workers). Address-space limit per worker: ``$VERL_DSDR_SCORING_MEMORY_MB`` (default
-    4096; 0 disables), so a computation that tries to build a gigantic integer fails with
-    MemoryError instead of exhausting the machine. A closed shared runner is replaced.
+    At most ``$VERL_DSDR_SCORING_WORKERS`` workers (default 4 per process; started on demand,
+    so a process whose calls never overlap runs one). verl calls the reward function from the
+    executor threads of ``reward.num_workers`` reward-loop actors (default 8), each actor
+    gathering all its trajectories at once: 4 per actor absorb up to 4 simultaneous hostile
+    responses per actor without delaying the others. Address-space limit per worker:
+    ``$VERL_DSDR_SCORING_MEMORY_MB`` (default 4096; 0 disables), so a computation that tries to
+    build a gigantic integer fails with MemoryError instead of exhausting the machine. Workers
+    preload sympy and math-verify and run ``SCORING_WARMUP`` before taking a call. A closed
+    shared runner is replaced.
     """
     global _shared
     with _shared_lock:
         if _shared is None or _shared.closed:
-            workers = _env_int(_WORKERS_ENV, 1) or 1
+            workers = _env_int(_WORKERS_ENV, _DEFAULT_WORKERS) or _DEFAULT_WORKERS
             memory = _env_int(_MEMORY_ENV, _DEFAULT_MEMORY_MB)
-            _shared = BoundedRunner(workers=workers, preload=SCORING_PRELOAD, memory_limit_mb=memory)
+            _shared = BoundedRunner(
+                workers=workers, preload=SCORING_PRELOAD, memory_limit_mb=memory, warmup=SCORING_WARMUP
+            )
         return _shared
 
 

@@ -1,115 +1,42 @@
 """Rule-based 0/1 verifier r_i (Eq. 1-3), the same for training rewards and for evaluation.
 
-Answer extraction looks only at the last ``TAIL_CHARS`` characters (final answers sit at the end;
-this bounds the work on runaway responses):
-- boxed form: the content of the last ``\\boxed{..}`` or ``\\fbox{..}`` (brace-matched; an
-  unclosed last box counts as no boxed answer);
-- DAPO form: the text after the last ``Answer:`` (case-insensitive, rest of that line), the
-  convention of DAPO-Math prompts and of verl's ``math_dapo`` scorer.
-For data sources whose name contains "dapo" the DAPO form is tried first and the boxed form is
-the fallback; for all others the boxed form comes first and the DAPO form is the fallback.
-
-Comparison: equal normalised strings -> 1.0 at once (no sympy). Otherwise math-verify parses
-both and compares them symbolically, in the shared bounded worker under a hard ``time_limit``
-(math-verify's own signal-based timeouts are switched off: signals do not work in reward-loop
-threads). A timeout, crash or parse failure scores 0.0. Nothing here raises on bad responses.
+1. The final answer is extracted (``answers.py``: last ``TAIL_CHARS`` characters, boxes or
+   ``Answer:`` lines depending on the data source; several different ones are several values).
+2. Equal normalised strings -> 1.0 at once (no sympy).
+3. The hedge rule (``hedge.py``): an answer that says more than one answer scores 0.
+4. math-verify parses both and compares them symbolically, in the shared bounded worker pool
+   (``bounded.py``). One call for one response, all ground-truth items together, lasts at most
+   ``CALL_BUDGET`` x ``time_limit`` of waiting and computing; the start-up of a worker is never
+   charged to it. math-verify's own signal-based timeouts are off (signals do not work in
+   reward-loop threads). A timeout, crash or parse failure scores 0.0. Nothing here raises on
+   bad responses.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import re
+import time
 from typing import Any, Iterable
 
-from verl_dsdr.scoring.formulas import normalise_formula
+from verl_dsdr.scoring.answers import TAIL_CHARS, extract_answer, fast_key, final_answer, strip_answer
+from verl_dsdr.scoring.hedge import hedge_reason
 
 __all__ = [
     "TAIL_CHARS",
     "MAX_ANSWER_CHARS",
+    "CALL_BUDGET",
     "extract_answer",
     "score_correctness",
     "compute_score",
 ]
 
-TAIL_CHARS = 4000
-"""Only this many final characters of a response are searched for the answer."""
 MAX_ANSWER_CHARS = 1000
 """Longer extracted answers are only compared as strings (never parsed): they are degenerate."""
+CALL_BUDGET = 2.0
+"""One scoring call (every ground-truth item) waits and computes at most this many ``time_limit``s."""
 
 _log = logging.getLogger(__name__)
-
-_BOX = re.compile(r"\\(?:boxed|fbox) ?\{")
-_ANSWER_LINE = re.compile(r"answer\s*:\s*([^\n]+)", re.IGNORECASE)
-_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-
-
-def _last_boxed(text: str) -> str | None:
-    last = None
-    for match in _BOX.finditer(text):
-        last = match
-    if last is None:
-        return None
-    depth, i, n = 1, last.end(), len(text)
-    start = i
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start:i]
-        i += 1
-    return None
-
-
-def _answer_line(text: str) -> str | None:
-    found = _ANSWER_LINE.findall(text)
-    return found[-1] if found else None
-
-
-def _strip_answer(answer: str) -> str:
-    """Remove what surrounds an answer: whitespace, ``$``, markdown ``**``, a whole ``\\boxed{..}``,
-    a final period."""
-    answer = answer.strip()
-    for _ in range(3):
-        before = answer
-        answer = answer.strip().strip("$*").strip()
-        if answer.startswith(("\\boxed", "\\fbox")):
-            inner = _last_boxed(answer)
-            if inner is not None and answer.rstrip().endswith("}"):
-                answer = inner
-        answer = answer.rstrip(". ").strip()
-        if answer == before:
-            break
-    return answer
-
-
-def extract_answer(response: str, data_source: str | None = None) -> str | None:
-    """The final answer of a response (see module docstring), or None if there is none."""
-    if not isinstance(response, str) or not response:
-        return None
-    tail = response[-TAIL_CHARS:]
-    dapo_first = bool(data_source) and "dapo" in str(data_source).lower()
-    order = (_answer_line, _last_boxed) if dapo_first else (_last_boxed, _answer_line)
-    for extract in order:
-        found = extract(tail)
-        if found is not None:
-            answer = _strip_answer(found)
-            if answer:
-                return answer
-    return None
-
-
-def _fast_key(answer: str) -> str:
-    key = normalise_formula(answer.replace("{,}", ""))
-    if _THOUSANDS.fullmatch(key):
-        key = key.replace(",", "")
-    return key
 
 
 def _timeout_free(fn: Any, *names: str) -> dict[str, None]:
@@ -142,7 +69,7 @@ def _ground_truths(ground_truth: Any) -> list[str]:
     for item in items:
         if item is None:
             continue
-        text = _strip_answer(str(item))
+        text = strip_answer(str(item))
         if text:
             out.append(text)
     return out
@@ -154,37 +81,55 @@ def score_correctness(
     """1.0 if the response's final answer equals the ground truth, else 0.0. Never raises.
 
     ground_truth: a string (numbers are converted with ``str``); a list or tuple means any of
-    its items is accepted. time_limit: hard wall-clock seconds for the symbolic comparison of
-    one ground-truth item.
+    its items is accepted. time_limit: hard wall-clock seconds for one symbolic comparison; the
+    whole call (every item, waits for a free worker included) is bounded by ``CALL_BUDGET`` x
+    ``time_limit``, start-ups of workers excluded.
     """
     if not time_limit > 0:
         raise ValueError(f"score_correctness: time_limit must be > 0 seconds, got {time_limit!r}")
     try:
-        answer = extract_answer(response, data_source)
+        answer = final_answer(response, data_source)
         truths = _ground_truths(ground_truth)
     except Exception:  # pathological input (e.g. an object whose str() raises)
         _log.debug("answer extraction failed", exc_info=True)
         return 0.0
     if answer is None or not truths:
         return 0.0
-    answer_key = _fast_key(answer)
-    if answer_key and any(answer_key == _fast_key(truth) for truth in truths):
+    answer_key = fast_key(answer)
+    if answer_key and any(answer_key == fast_key(truth) for truth in truths):
         return 1.0
     if len(answer) > MAX_ANSWER_CHARS:
         return 0.0
+    candidates = [truth for truth in truths if hedge_reason(answer, truth) is None]
+    if not candidates:
+        return 0.0
+    return 1.0 if _verify_any(answer, candidates, time_limit) else 0.0
+
+
+def _verify_any(answer: str, truths: list[str], time_limit: float) -> bool:
+    """math-verify against each truth in the worker pool, under one deadline for the whole call."""
     from verl_dsdr.scoring import correctness as importable  # this file may be loaded by path
     from verl_dsdr.scoring.bounded import scoring_runner
 
     runner = scoring_runner()
+    deadline = time.monotonic() + CALL_BUDGET * time_limit
     for truth in truths:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            _log.warning("verifier call budget (%g s) spent before every ground truth was tried", CALL_BUDGET * time_limit)
+            return False
         # The worker unpickles the function by module name: use the package's copy, since verl
         # may have loaded this file under a generated module name (custom_reward_function.path).
-        outcome = runner.call_outcome(importable._math_verify, (answer, truth), timeout=time_limit)
+        outcome = runner.call_outcome(
+            importable._math_verify, (answer, truth), timeout=min(time_limit, left), wait=left
+        )
+        deadline += outcome.startup_wait  # a worker's start-up is never charged to a call
         if outcome.ok and outcome.value:
-            return 1.0
+            return True
         if not outcome.ok:
-            _log.debug("math-verify %s: %s", outcome.status, outcome.detail)
-    return 0.0
+            log = _log.warning if outcome.status == "busy" else _log.debug
+            log("math-verify %s: %s", outcome.status, outcome.detail)
+    return False
 
 
 def compute_score(
@@ -199,3 +144,12 @@ def compute_score(
     time_limit = float(kwargs.get("time_limit", 2.0))
     score = score_correctness(solution_str, ground_truth, data_source=data_source, time_limit=time_limit)
     return {"score": score, "acc": score == 1.0}
+
+
+def warm_up() -> bool:
+    """One real math-verify comparison, run by each scoring worker before it takes a call.
+
+    It loads math-verify's grammars and sympy's lazily imported parts, so that the first real
+    call is as fast as the later ones (``(x+1)^2 = x^2+2x+1``: parse, expand, compare).
+    """
+    return _math_verify("(x+1)^2", "x^2+2x+1")

@@ -434,7 +434,7 @@ def _canonicalise(pairs: list[tuple[str, str]], time_limit: float) -> list[str]:
     """Sympy keys for ``(key, source)`` pairs; the string key wherever sympy did not answer in time.
 
     Each parse gets at most ``time_limit`` s; the whole list at most SYMPY_RESPONSE_BUDGET times
-    that (waiting for a restarting worker included) and at most SYMPY_TIMEOUTS_PER_RESPONSE
+    that (waits for a busy or starting worker included) and at most SYMPY_TIMEOUTS_PER_RESPONSE
     timeouts. Parse results and failures are cached; budget skips are not (they may parse later).
     """
     from verl_dsdr.scoring import bounded
@@ -454,11 +454,11 @@ def _canonicalise(pairs: list[tuple[str, str]], time_limit: float) -> list[str]:
             continue
         runner = runner or bounded.scoring_runner()
         limit = min(time_limit, left)
-        outcome = runner.call_outcome(_sympy_canonical, (source,), timeout=limit, wait_start=left)
+        outcome = runner.call_outcome(_sympy_canonical, (source,), timeout=limit, wait=left, wait_start=left)
         value = outcome.value if outcome.ok and outcome.value else key
         if outcome.status in ("timeout", "crashed"):
             timeouts += 1
-        # a verdict is cached; a cut-short limit, a starting worker or a closed runner is not one
+        # a verdict is cached; a cut-short limit, a busy or starting pool or a closed runner is not one
         if outcome.status in ("ok", "error", "crashed") or (outcome.status == "timeout" and limit == time_limit):
             _sympy_cache.put(key, value)
         out.append(value)
