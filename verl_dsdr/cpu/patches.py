@@ -1,8 +1,9 @@
-"""The only places where verl-dsdr touches verl internals, each small and named.
+"""The CPU backend's patches of verl internals, each small and named.
 
-Every function here works around one line of verl 0.9.1 and is guarded by
-:func:`check_verl_version`: on another verl version the CPU backend refuses to start with
-a message saying what to do, instead of patching code it has not been checked against.
+Every function here works around one line of verl 0.9.1 and is guarded by the package's one
+version check (:func:`verl_dsdr.glue.verl_private.check_verl_version`, which also guards every
+other place that follows verl's private names): on another verl version the CPU backend refuses
+to start with a message saying what to do, instead of patching code it has not been checked against.
 """
 
 from __future__ import annotations
@@ -10,25 +11,9 @@ from __future__ import annotations
 import functools
 import os
 
-SUPPORTED_VERL_VERSION = "0.9.1"
+from verl_dsdr.glue.verl_private import UnsupportedVerlVersion, check_verl_version
 
-
-class UnsupportedVerlVersion(RuntimeError):
-    """The installed verl is not the version the CPU backend's patches were written against."""
-
-
-def check_verl_version(version: str | None = None) -> None:
-    """Raise a readable error unless verl is the version these patches were written against."""
-    if version is None:
-        import verl
-
-        version = getattr(verl, "__version__", "unknown")
-    if version != SUPPORTED_VERL_VERSION:
-        raise UnsupportedVerlVersion(
-            f"verl-dsdr's CPU backend patches verl {SUPPORTED_VERL_VERSION} internals, but verl {version} is installed. "
-            f"Install the supported version (pip install 'verl[verl-core]=={SUPPORTED_VERL_VERSION}') or run on GPUs "
-            "without the CPU preset (unset VERL_PLATFORM)."
-        )
+__all__ = ["UnsupportedVerlVersion", "check_verl_version", "cpu_backend_requested", "install_cpu_backend"]
 
 
 def cpu_process_group_backend(requested: str | None) -> str | None:
@@ -89,25 +74,45 @@ def register_cpu_rollout() -> None:
     rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = ADAPTER_FQN
 
 
-def set_replay_poll_interval(replay_buffer, seconds: float) -> None:
-    """Set how often verl's replay buffer polls TransferQueue for finished rollouts.
+def patch_offload_pinning() -> None:
+    """Give FSDP2's CPU offload policy unpinned memory, so the reference model builds on CPU.
 
-    ``verl/trainer/ppo/v1/replay_buffer.py:144`` defaults ``poll_interval`` to 2.0 s and
-    ``verl/trainer/ppo/v1/trainer_base.py:155`` builds the buffer without passing it, so every
-    generation phase is rounded up to a multiple of 2 s. On the CPU backend, where a whole
-    step takes seconds, that rounding dominates step time and hides real differences.
+    ``verl/workers/engine/fsdp/transformer_impl.py:462`` builds every forward-only engine (the
+    reference model of ``use_kl_loss`` / ``use_kl_in_reward``) with
+    ``CPUOffloadPolicy(pin_memory=True)``, and pinning host memory needs a CUDA driver. Pinning
+    only speeds host-to-GPU copies, so on CPU the policy is the same without it. That module
+    imports the class from ``verl/utils/fsdp_utils.py:43``: the name is replaced there (before the
+    engine module is imported) and in the engine module if it is already loaded.
     """
-    if seconds <= 0:
-        raise ValueError(f"trainer.v1.sampler.poll_interval must be > 0 seconds, got {seconds}")
-    replay_buffer.poll_interval = float(seconds)
+    import dataclasses
+    import sys
+
+    import verl.utils.fsdp_utils as fsdp_utils
+
+    policy = fsdp_utils.CPUOffloadPolicy
+    if policy is None or getattr(policy, "_verl_dsdr_cpu", False):
+        return
+
+    @dataclasses.dataclass
+    class UnpinnedCPUOffloadPolicy(policy):  # type: ignore[misc, valid-type]
+        _verl_dsdr_cpu = True
+
+        def __post_init__(self) -> None:
+            self.pin_memory = False
+
+    fsdp_utils.CPUOffloadPolicy = UnpinnedCPUOffloadPolicy
+    engine = sys.modules.get("verl.workers.engine.fsdp.transformer_impl")
+    if engine is not None:
+        engine.CPUOffloadPolicy = UnpinnedCPUOffloadPolicy
 
 
 def install_cpu_backend() -> None:
-    """Register the CPU platform and rollout, and fix the process group (idempotent)."""
+    """Register the CPU platform and rollout, and fix the process group and offload pinning (idempotent)."""
     check_verl_version()
     from verl_dsdr.cpu import platform  # noqa: F401  (registers PlatformRegistry "cpu")
 
     patch_process_group_init()
+    patch_offload_pinning()
     register_cpu_rollout()
 
 

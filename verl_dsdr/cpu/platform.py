@@ -39,6 +39,15 @@ def _total_memory() -> int:
         return 0
 
 
+def _get_rng_state(device: Any = "cpu") -> torch.Tensor:
+    """The CPU generator's state: on this platform the device generator is torch's CPU one."""
+    return torch.get_rng_state()
+
+
+def _set_rng_state(new_state: torch.Tensor, device: Any = "cpu") -> None:
+    torch.set_rng_state(new_state)
+
+
 def _build_device_module() -> types.ModuleType:
     """A ``torch.<device>``-like namespace for CPU.
 
@@ -46,7 +55,9 @@ def _build_device_module() -> types.ModuleType:
     set_device, empty_cache, manual_seed...). ``torch.cpu`` lacks most of them, so the
     memory and device-selection calls are no-ops returning neutral values, and the rest
     forwards to ``torch.cpu``. ``get_device_name`` must return a string:
-    ``verl/utils/flops_counter.py`` crashes on ``None``.
+    ``verl/utils/flops_counter.py`` crashes on ``None``. The rng-state pair is torch's CPU
+    generator (``torch.cpu`` has none): verl's checkpoint resume restores the device state with
+    ``get_torch_device().set_rng_state`` (``verl/utils/checkpoint/checkpoint_manager.py:219``).
     """
     module = types.ModuleType("verl_dsdr_cpu_device")
     for name in (
@@ -70,6 +81,8 @@ def _build_device_module() -> types.ModuleType:
     module.mem_get_info = lambda *_a, **_k: (0, 0)
     module.get_device_properties = lambda *_a, **_k: types.SimpleNamespace(name="CPU", total_memory=_total_memory())
     module.memory_stats = lambda *_a, **_k: {}
+    module.get_rng_state = _get_rng_state
+    module.set_rng_state = _set_rng_state
     module.Stream = torch.cpu.Stream
     module.Event = torch.cpu.Event if hasattr(torch.cpu, "Event") else None
     module.stream = torch.cpu.stream
