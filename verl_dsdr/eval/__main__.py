@@ -1,6 +1,8 @@
 """``python -m verl_dsdr.eval --samples FILE.jsonl [...] --out DIR``: score samples, write metrics, table and plot.
 
-Outputs in DIR: ``metrics.json``, ``metrics.csv``, ``table.md``, ``pass_at_k.png``.
+Outputs in DIR: ``metrics.json`` (with standard errors), ``metrics.csv``, ``table.md``,
+``pass_at_k.png``, ``provenance.json``; with ``--log_samples`` also one
+``samples_<method>_<benchmark>.jsonl`` of per-sample verdicts each.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from verl_dsdr.eval import diversity
-from verl_dsdr.eval.aggregate import build_metrics
+from verl_dsdr.eval import diversity, provenance
+from verl_dsdr.eval.aggregate import build_metrics, sample_verdicts
 from verl_dsdr.eval.grading import ScoringError, score_samples
 from verl_dsdr.eval.plots import plot_pass_at_k
-from verl_dsdr.eval.report import write_csv, write_json, write_table
+from verl_dsdr.eval.report import write_csv, write_json, write_sample_logs, write_table
 from verl_dsdr.eval.samples import SampleError, read_samples
 
 __all__ = ["build_parser", "main"]
@@ -52,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, default=2, help="scoring processes (<= 1: score in this process)")
     parser.add_argument("--time-limit", type=float, default=2.0, help="verifier time limit per response, seconds")
+    parser.add_argument("--log_samples", "--log-samples", dest="log_samples", action="store_true",
+                        help="also write per-sample verdicts, samples_<method>_<benchmark>.jsonl (problem_id, "
+                        "sample_index, extracted_answer, ground_truth, correct), as lm-evaluation-harness's flag")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -61,6 +66,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.k_max is not None and args.k_max < 1:
         raise SampleError(f"--k-max must be >= 1, got {args.k_max}")
     samples = read_samples(args.samples)
+    inputs, sampling = provenance.read_inputs(args.samples)
     encode = None
     if not args.no_diversity:  # loaded before scoring, so a bad embedder option fails fast
         encode = diversity.make_encoder(
@@ -70,20 +76,40 @@ def run(args: argparse.Namespace) -> dict:
             max_tokens=args.embedder_max_tokens,
         )
     correct = score_samples(samples, workers=args.workers, time_limit=args.time_limit, progress=not args.no_progress)
-    metrics = build_metrics(samples, correct, encode=encode, cluster_threshold=args.cluster_threshold, k_max=args.k_max)
+    metrics = build_metrics(samples, correct, encode=encode, cluster_threshold=args.cluster_threshold, k_max=args.k_max,
+                            progress=not args.no_progress)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     write_json(metrics, out / "metrics.json")
     write_csv(metrics, out / "metrics.csv")
-    table = write_table(metrics, out / "table.md")
+    protocols = {method: (record or {}).get("protocol") for method, record in sampling.items()}
+    table = write_table(metrics, out / "table.md", protocols)
     plot_pass_at_k(metrics, out / "pass_at_k.png")
+    requested = {"model": args.embedder_model, "device": args.embedder_device, "batch_size": args.embedder_batch_size,
+                 "max_tokens": args.embedder_max_tokens}
+    write_json(
+        provenance.build_provenance(
+            command=["python", "-m", "verl_dsdr.eval", *getattr(args, "argv", [])],
+            inputs=inputs,
+            sampling=sampling,
+            verifier=provenance.verifier_record(args.time_limit, args.workers),
+            embedder=provenance.embedder_record(encode, requested),
+            options={"k_max": args.k_max, "cluster_threshold": args.cluster_threshold, "diversity": encode is not None},
+        ),
+        out / "provenance.json",
+    )
+    written = ["metrics.csv", "table.md", "pass_at_k.png", "provenance.json"]
+    if args.log_samples:
+        logs = write_sample_logs(sample_verdicts(samples, correct), out)
+        written.append(f"{len(logs)} samples_*.jsonl")
     print(table.read_text(encoding="utf-8"))
-    print(f"wrote {out / 'metrics.json'}, metrics.csv, table.md, pass_at_k.png", file=sys.stderr)
+    print(f"wrote {out / 'metrics.json'}, " + ", ".join(written), file=sys.stderr)
     return metrics
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         run(args)
     except (SampleError, ScoringError, diversity.EmbedderError) as err:

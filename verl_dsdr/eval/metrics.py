@@ -1,16 +1,27 @@
-"""Accuracy metrics: the unbiased pass@k estimator and per-benchmark aggregates.
+"""Accuracy metrics: the unbiased pass@k estimator, per-benchmark aggregates and their standard errors.
 
 pass@k for one problem with ``n`` samples of which ``c`` are correct is
 ``1 - C(n-c, k) / C(n, k)`` (Chen et al., 2021). The ratio of binomials is evaluated as the
 product ``prod_{i=n-c+1}^{n} (1 - k / i)``: ``c`` factors in (0, 1], no huge integers, no overflow.
+
+Standard errors treat the problems as the sample (a benchmark is a draw of problems; the samples of
+one problem are not independent of each other):
+- a mean over problems of per-problem values ``x_1..x_P`` (pass@k, diversity):
+  ``SE = s / sqrt(P)`` with ``s`` the sample standard deviation (``ddof = 1``), as
+  lm-evaluation-harness's ``mean_stderr``;
+- the pooled accuracy ``p = sum c_i / sum n_i`` (a ratio of two sums over problems): the
+  cluster-robust ratio estimator ``SE = sqrt(sum_i (c_i - p n_i)^2 / (P (P - 1))) / mean(n_i)``,
+  which equals the first formula applied to ``c_i / n_i`` when every ``n_i`` is the same.
+Both are ``None`` with fewer than two problems.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
-from typing import Mapping
+from typing import Mapping, Sequence
 
-__all__ = ["pass_at_k", "k_values", "benchmark_accuracy", "UnequalSamplesWarning"]
+__all__ = ["pass_at_k", "k_values", "benchmark_accuracy", "mean_stderr", "ratio_stderr", "UnequalSamplesWarning"]
 
 
 class UnequalSamplesWarning(UserWarning):
@@ -59,6 +70,27 @@ def k_values(n: int) -> list[int]:
     return ks
 
 
+def mean_stderr(values: Sequence[float]) -> float | None:
+    """Standard error of the mean of ``values`` (sample standard deviation / sqrt(len)); None for < 2 values."""
+    count = len(values)
+    if count < 2:
+        return None
+    mean = sum(values) / count
+    variance = sum((v - mean) ** 2 for v in values) / (count - 1)
+    return math.sqrt(variance / count)
+
+
+def ratio_stderr(counts: Sequence[tuple[int, int]]) -> float | None:
+    """Standard error of ``sum c / sum n`` over problems ``(n, c)``, clustered by problem; None for < 2 problems."""
+    problems = len(counts)
+    if problems < 2:
+        return None
+    total_n = sum(n for n, _ in counts)
+    p = sum(c for _, c in counts) / total_n
+    spread = sum((c - p * n) ** 2 for n, c in counts) / (problems * (problems - 1))
+    return math.sqrt(spread) / (total_n / problems)
+
+
 def benchmark_accuracy(counts: Mapping[str, tuple[int, int]], *, label: str = "", k_max: int | None = None) -> dict:
     """Aggregate ``{problem_id: (n, c)}`` of one method on one benchmark.
 
@@ -68,6 +100,7 @@ def benchmark_accuracy(counts: Mapping[str, tuple[int, int]], *, label: str = ""
     the k values stop at the smallest ``n`` (so each problem has an unbiased estimate),
     ``samples_per_problem`` is that minimum, ``unequal_sample_counts`` lists every problem's ``n``,
     and an :class:`UnequalSamplesWarning` is emitted. ``k_max`` drops larger k (k=1 is always kept).
+    ``stderr`` holds the standard error of every mean (module docstring).
     """
     if not counts:
         raise ValueError(f"{label or 'benchmark'}: no problems")
@@ -85,14 +118,16 @@ def benchmark_accuracy(counts: Mapping[str, tuple[int, int]], *, label: str = ""
         )
     problems = len(counts)
     mean_accuracy = sum(c for _, c in counts.values()) / sum(ns.values())
-    pass_k = {
-        str(k): sum(pass_at_k(n, c, k) for n, c in counts.values()) / problems for k in k_values(n_min)
-        if k == 1 or k_max is None or k <= k_max
-    }
+    ks = [k for k in k_values(n_min) if k == 1 or k_max is None or k <= k_max]
+    per_problem = {k: [pass_at_k(n, c, k) for n, c in counts.values()] for k in ks}
     return {
         "problems": problems,
         "samples_per_problem": n_min,
         "mean_accuracy": mean_accuracy,
-        "pass@k": pass_k,
+        "pass@k": {str(k): sum(values) / problems for k, values in per_problem.items()},
         "unequal_sample_counts": unequal,
+        "stderr": {
+            "mean_accuracy": ratio_stderr(list(counts.values())),
+            "pass@k": {str(k): mean_stderr(values) for k, values in per_problem.items()},
+        },
     }
