@@ -462,7 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=_positive_int, default=4096, help="new tokens per response (paper: "
                         "4096 for Qwen2.5-Math-1.5B, 8192 for Qwen3)")
     parser.add_argument("--method", default=None, help="method label in the output (default: the model folder's "
-                        "name; <run>-stepN for verl's <run>/global_step_N/actor/huggingface)")
+                        "name, <run>-stepN for verl's <run>/global_step_N/actor/huggingface, then -<protocol> if "
+                        "--protocol is given)")
     parser.add_argument("--backend", choices=("hf", "vllm"), default="hf")
     parser.add_argument("--batch-size", type=_positive_int, default=8, help="hf: sequences per generate call")
     parser.add_argument("--device", default=None, help="hf: cpu or cuda (default: cuda when available)")
@@ -510,7 +511,9 @@ def run(args: argparse.Namespace) -> Path:
     settings = settings_from_args(args)
     check_model(args.model)
     problems = read_problems(args.data, args.limit)
-    method = args.method or method_name(args.model)
+    # Default label: the checkpoint's name, plus the protocol, so that pass1 and avg16 samples of one
+    # checkpoint stay two methods for the evaluator (which pairs them as Pass@1 / Avg@16).
+    method = args.method or method_name(args.model) + (f"-{args.protocol}" if args.protocol else "")
     if args.overwrite and args.out.is_file():
         args.out.unlink()
     writer = SampleWriter(args.out, method, sampling_record(args, settings), problems)

@@ -118,6 +118,10 @@ def test_default_method_for_verls_checkpoint_layout(assets, tmp_path):
     argv.remove("--method")
     assert generate.main([*argv, "--limit", "1"]) == 0
     assert {r["method"] for r in _rows(out)} == {"dsdr_run-step3"}
+    out2 = tmp_path / "p.jsonl"
+    argv[argv.index("--out") + 1] = str(out2)
+    assert generate.main([*argv, "--limit", "1", "--protocol", "pass1"]) == 0
+    assert {r["method"] for r in _rows(out2)} == {"dsdr_run-step3-pass1"}  # the evaluator pairs it by protocol
 
 
 @pytest.mark.parametrize(
