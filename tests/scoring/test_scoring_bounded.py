@@ -163,3 +163,79 @@ def test_a_caller_need_not_wait_for_a_starting_worker():
         # the same worker keeps starting and serves the next call
         assert r.call(len, ("abc",), timeout=30) == 3
         assert r.pids == [pid]
+
+
+# --- warm workers, start-ups never charged, a growing pool with bounded waits ---------------------
+
+WARM = "bounded_helpers:mark_warm"
+
+
+def test_a_worker_is_warm_before_its_first_call_and_start_up_is_not_charged():
+    with BoundedRunner(warmup="bounded_helpers:slow_warm") as r:
+        from bounded_helpers import was_warmed
+
+        # the warm-up sleeps 1 s, longer than this call's 0.5 s limit: the limit covers execution only
+        outcome = r.call_outcome(was_warmed, timeout=0.5)
+        assert outcome.ok and outcome.value is True
+        assert outcome.startup_wait >= 1.0 and outcome.waited == 0.0
+        assert r.stats["starts"] == 1 and r.stats["ready"] == 1
+
+
+def test_killed_workers_are_replaced_by_warm_ones():
+    from bounded_helpers import was_warmed
+
+    with BoundedRunner(warmup=WARM) as r:
+        for _ in range(3):
+            assert r.call_outcome(time.sleep, (60,), timeout=0.2).status == "timeout"
+            # the replacement ran its warm-up before taking this call
+            assert r.call(was_warmed, timeout=5) is True
+        assert r.stats["timeouts"] == 3
+        assert r.stats["starts"] == 4 and r.stats["ready"] == 4
+
+
+def test_the_pool_grows_for_concurrent_callers_up_to_its_size():
+    from bounded_helpers import sleep_then_pid
+
+    with BoundedRunner(workers=3) as r:
+        pids = []
+        barrier = threading.Barrier(3)
+
+        def work():
+            barrier.wait()
+            pids.append(r.call(sleep_then_pid, (1.0,), timeout=30))
+
+        threads = [threading.Thread(target=work) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(set(pids)) == 3 and None not in pids
+        assert r.stats["starts"] == 3
+        # a fourth, sequential call reuses a warm worker: the pool never exceeds its size
+        assert r.call(sleep_then_pid, (0.0,), timeout=30) in pids
+        assert r.stats["starts"] == 3 and len(r.pids) == 3
+
+
+def test_the_wait_for_a_busy_pool_is_bounded():
+    with BoundedRunner(workers=1) as r:
+        r.start()
+        holder = threading.Thread(target=r.call_outcome, args=(time.sleep, (30,)), kwargs={"timeout": 60})
+        holder.start()
+        while r.stats["calls"] < 1:
+            time.sleep(0.01)
+        time.sleep(0.2)  # let the holder take the only worker
+        outcome = r.call_outcome(len, ("abc",), timeout=5, wait=0.3)
+        assert outcome.status == "busy" and outcome.waited >= 0.3
+        assert r.stats["busy"] == 1
+    holder.join(15)
+    assert not holder.is_alive()  # close() ended the holder's call too
+
+
+def test_a_pool_whose_workers_cannot_start_fails_fast():
+    with BoundedRunner(warmup="bounded_helpers:never_warm", startup_timeout=0.3) as r:
+        t0 = time.monotonic()
+        outcome = r.call_outcome(len, ("abc",), timeout=5, wait_start=30)
+        assert outcome.status == "crashed" and "3 failures in a row" in outcome.detail
+        assert r.stats["starts"] == 3  # MAX_START_FAILURES attempts, then no more
+        assert time.monotonic() - t0 < 25  # hang guard only: it did not wait the full wait_start
+        assert r.call_outcome(len, ("abc",), timeout=5).status == "crashed"

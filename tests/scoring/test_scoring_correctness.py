@@ -146,3 +146,62 @@ def test_bad_responses_return_a_float_in_bounded_time(name):
     assert score in (0.0, 1.0) and isinstance(score, float)
     assert time.monotonic() - t0 < 15  # hang guard only
     assert score == (1.0 if name in ("200KB", "lone surrogates") else 0.0)
+
+
+# --- hostile responses cost only themselves ----------------------------------------------------
+
+HOSTILE = r"2^{10^{10^{10}}}"  # math-verify hangs comparing it with a number
+
+
+@pytest.fixture
+def warm_pool():
+    from verl_dsdr.scoring.bounded import scoring_runner
+
+    runner = scoring_runner()
+    runner.start()
+    return runner
+
+
+def test_a_correct_answer_scores_one_after_killed_calls(warm_pool):
+    before = dict(warm_pool.stats)
+    for _ in range(3):
+        assert score_correctness(rf"\boxed{{{HOSTILE}}}", "1", time_limit=0.5) == 0.0
+        # the worker killed a moment ago is replaced by a warm one; start-ups are never charged
+        assert score_correctness(r"\boxed{(x+1)^2}", "x^2+2x+1", time_limit=0.5) == 1.0
+    assert warm_pool.stats["timeouts"] - before["timeouts"] == 3
+    assert warm_pool.stats["starts"] - before["starts"] == 3  # each killed worker was replaced once
+    deadline = time.monotonic() + 60  # hang guard: the replacements become warm in the background
+    while warm_pool.stats["ready"] - before["ready"] < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert warm_pool.ready_count == warm_pool.workers
+
+
+def test_one_deadline_for_every_ground_truth_item(warm_pool):
+    before = warm_pool.stats["timeouts"]
+    t0 = time.monotonic()
+    assert score_correctness(r"\boxed{1}", [HOSTILE] * 5, time_limit=1.0) == 0.0
+    elapsed = time.monotonic() - t0
+    # the call's budget is 2 x time_limit: two items time out, the other three are never tried
+    assert warm_pool.stats["timeouts"] - before == 2
+    assert elapsed < 2 * 1.0 + 2.5  # the feature itself, with slack; per-item limits took >= 5 s
+
+
+def test_concurrent_callers_beside_hostile_ones(warm_pool):
+    """Six reward threads, four hostile: both correct answers still score 1."""
+    import threading
+
+    jobs = [(rf"\boxed{{{HOSTILE}}}", "1")] * 4 + [(r"\boxed{(x+1)^2}", "x^2+2x+1"), (r"\boxed{\frac{1}{2}}", "0.5")]
+    scores = [None] * len(jobs)
+    barrier = threading.Barrier(len(jobs))
+
+    def work(i):
+        barrier.wait()
+        scores[i] = score_correctness(*jobs[i], time_limit=1.0)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert scores == [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]

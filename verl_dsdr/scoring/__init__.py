@@ -12,7 +12,10 @@ from typing import Any
 
 _EXPORTS = {
     "score_correctness": "correctness",
-    "extract_answer": "correctness",
+    "extract_answer": "answers",
+    "final_answer": "answers",
+    "hedge_reason": "hedge",
+    "last_boxed": "boxed",
     "compute_score": "correctness",
     "extract_formulas": "formulas",
     "canonical_key": "formulas",

@@ -114,8 +114,8 @@ def hedge_reason(answer: str, truth: str) -> str | None:
     value = answer
     if len(relations) == 1 and truth_relations == 0:
         cut = relations[0]
-        left, value = _top_level(answer)[: cut.start()], answer[cut.end() :]
-        if re.search(r"\d", left) or not _letters(left):
+        left, value = answer[: cut.start()], answer[cut.end() :]
+        if re.search(r"\d", _top_level(left)) or not _letters(left):
             return "a value stands before the relation"
         for word in _words(left):
             if word in _NOT_NAMES or (len(word) > 2 and not _allowed(word, truth_words, truth_letters)):
