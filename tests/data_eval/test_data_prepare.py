@@ -237,7 +237,7 @@ def test_missing_column_names_found_columns_and_option(tmp_path, capsys):
     assert read_out(tmp_path / "math500.parquet")[0]["reward_model"]["ground_truth"] == "1"
     code, _, err = run_cli(
         capsys, "math500", "--input", str(src), "--out", str(tmp_path), "--problem-column", "text",
-        "--answer-column", "label", "--id-column", "nope",
+        "--answer-column", "label", "--id-column", "nope", "--overwrite",
     )
     assert code == 2 and "--id-column 'nope': no such column" in err
 
@@ -246,7 +246,7 @@ def test_malformed_jsonl_line_is_named(tmp_path, capsys):
     src = tmp_path / "broken.jsonl"
     src.write_text('{"problem": "a", "answer": "1"}\n{"problem": "b", \n', encoding="utf-8")
     code, _, err = run_cli(capsys, "aime24", "--input", str(src), "--out", str(tmp_path))
-    assert code == 2 and "broken.jsonl:2: not valid JSON" in err
+    assert code == 2 and "row 1: line 2: not valid JSON" in err
 
 
 def test_hub_name_offline_gives_clear_error(tmp_path, capsys, monkeypatch):

@@ -1,22 +1,24 @@
 """Turn raw dataset rows into verl rows: find the columns, validate, deduplicate, build records.
 
-Validation collects every bad row first (empty problem, empty answer, duplicate id, ...) and then
-either fails with the first few row numbers or, with ``skip_bad``, drops them and reports them.
-Row numbers are 0-based positions in the input file.
+Validation collects every bad row first (unreadable line, empty problem, empty or invalid answer,
+invalid Unicode, duplicate id, ...) and then either fails or, with ``skip_bad``, drops them; either
+way every one is named: the first ``max_errors`` in the message, all of them in the rejected-rows
+file (``<output>.rejected.jsonl``) when there are more. Row numbers are 0-based positions in the input.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from verl_dsdr.data.answers import last_boxed, normalize_answer
-from verl_dsdr.data.loading import DataError
+from verl_dsdr.data.answers import AnswerError, invalid_text, last_boxed, normalize_answer
+from verl_dsdr.data.loading import BadRow, DataError
 from verl_dsdr.data.schema import PromptStyle, build_record, extract_dapo_problem
 from verl_dsdr.data.sources import DatasetSpec
 
-__all__ = ["ColumnChoice", "PrepareReport", "resolve_columns", "prepare_rows", "problem_key"]
+__all__ = ["ColumnChoice", "PrepareReport", "resolve_columns", "prepare_rows", "problem_key", "rejected_path"]
 
 _MISSING = object()
 
@@ -43,6 +45,13 @@ class PrepareReport:
     bad_rows: list[tuple[int, str]] = field(default_factory=list)
     columns: ColumnChoice | None = None
     output: Path | None = None
+    rejected_file: Path | None = None
+    """Where every bad row is listed, when there were more than ``max_errors``."""
+
+
+def rejected_path(output: Path) -> Path:
+    """``DIR/name.parquet`` -> ``DIR/name.rejected.jsonl``: the list of every bad row."""
+    return output.with_name(output.name.removesuffix(".parquet") + ".rejected.jsonl")
 
 
 def _field(row: dict, path: str) -> Any:
@@ -59,6 +68,8 @@ def _available_columns(rows: Iterable[dict]) -> dict[str, str]:
     """Lower-cased name -> real name of every top-level column and every ``struct.field``."""
     names: dict[str, str] = {}
     for row in rows:
+        if not isinstance(row, dict):
+            continue
         for key, value in row.items():
             names.setdefault(key.lower(), key)
             if isinstance(value, dict):
@@ -124,8 +135,21 @@ def problem_key(problem: str) -> str:
     return " ".join(problem.split())
 
 
-def _read_row(row: dict, columns: ColumnChoice, spec: DatasetSpec) -> tuple[str, str, str] | str:
+def _id_text(value: Any) -> str:
+    """An id as text: ``1``, ``1.0`` and ``" 1"`` are all ``"1"``; missing (None, NaN) is ``""``."""
+    if value is _MISSING or value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _read_row(row: Any, columns: ColumnChoice, spec: DatasetSpec) -> tuple[str, str, str] | str:
     """``(problem, answer, id)`` of one row, or the reason it is bad."""
+    if isinstance(row, BadRow):
+        return row.reason
+    if not isinstance(row, dict):
+        return f"a {type(row).__name__}, not an object mapping column -> value"
     raw_problem = _field(row, columns.problem)
     if raw_problem is _MISSING:
         return f"missing column {columns.problem!r}"
@@ -134,19 +158,25 @@ def _read_row(row: dict, columns: ColumnChoice, spec: DatasetSpec) -> tuple[str,
         return f"problem column {columns.problem!r} holds {type(raw_problem).__name__}, not text or a chat list"
     if not problem:
         return "empty problem"
+    bad_text = invalid_text(problem)
+    if bad_text:
+        return f"the problem holds {bad_text}"
     raw_answer = _field(row, columns.answer)
     if raw_answer is _MISSING:
         return f"missing column {columns.answer!r}"
     if columns.answer.lower() in spec.worked_solution_columns and isinstance(raw_answer, str):
         if last_boxed(raw_answer) is None:
             return f"worked solution in {columns.answer!r} has no \\boxed{{}} answer (pass --answer-column)"
-    answer = normalize_answer(raw_answer)
+    try:
+        answer = normalize_answer(raw_answer)
+    except AnswerError as err:
+        return f"answer column {columns.answer!r}: {err}"
     if not answer:
         return "empty answer"
-    original_id = ""
-    if columns.id is not None:
-        raw_id = _field(row, columns.id)
-        original_id = "" if raw_id is _MISSING or raw_id is None else str(raw_id).strip()
+    original_id = _id_text(_field(row, columns.id)) if columns.id is not None else ""
+    bad_text = invalid_text(original_id)
+    if bad_text:
+        return f"the id holds {bad_text}"
     return problem, answer, original_id
 
 
@@ -160,11 +190,13 @@ def prepare_rows(
     skip_bad: bool = False,
     max_errors: int = 10,
     progress: bool = False,
+    rejected_file: Path | None = None,
 ) -> tuple[list[dict], PrepareReport]:
     """verl records for ``rows`` and the report; raises :class:`DataError` on bad rows unless ``skip_bad``.
 
     Duplicate problems (same text up to whitespace) are dropped, keeping the first; bad rows are
     found before deduplication, duplicate ids after it (two different problems with one id).
+    When there are more bad rows than ``max_errors``, all are written to ``rejected_file``.
     """
     from tqdm.auto import tqdm
 
@@ -203,13 +235,16 @@ def prepare_rows(
             first_by_id[original_id] = number
         kept.append(entry)
     report.bad_rows.sort()
+    if len(report.bad_rows) > max_errors and rejected_file is not None:
+        report.rejected_file = _write_rejected(rows, report.bad_rows, rejected_file)
 
     if report.bad_rows and not skip_bad:
         shown = "\n".join(f"  row {n}: {reason}" for n, reason in report.bad_rows[:max_errors])
         more = len(report.bad_rows) - max_errors
+        listed = f" (all listed in {report.rejected_file})" if report.rejected_file else ""
         raise DataError(
             f"{spec.name}: {len(report.bad_rows)} bad row(s) (0-based row numbers):\n{shown}"
-            + (f"\n  ... and {more} more" if more > 0 else "")
+            + (f"\n  ... and {more} more{listed}" if more > 0 else "")
             + "\nFix the input, name other columns (--problem-column/--answer-column/--id-column), "
             "or pass --skip-bad to drop these rows."
         )
@@ -228,3 +263,14 @@ def prepare_rows(
     ]
     report.kept = len(records)
     return records, report
+
+
+def _write_rejected(rows: list, bad_rows: list[tuple[int, str]], path: Path) -> Path:
+    """One JSON line per bad row: ``{"row", "reason", "input"}`` (the input row as read, or null)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for number, reason in bad_rows:
+            row = rows[number]
+            data = None if isinstance(row, BadRow) else row
+            handle.write(json.dumps({"row": number, "reason": reason, "input": data}, default=str) + "\n")
+    return path
