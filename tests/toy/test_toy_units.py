@@ -7,12 +7,29 @@ import struct
 import pytest
 
 from verl_dsdr.assets.task import ArithProblem, solution_forms
-from verl_dsdr.toy.convert import DumpError, convert_dump, dump_of_step, dump_rows_to_samples, latest_dump, question_of, read_jsonl
+from verl_dsdr.toy.convert import (
+    DumpError,
+    convert_dump,
+    dump_of_step,
+    dump_rows_to_samples,
+    latest_dump,
+    question_of,
+    read_jsonl,
+)
 from verl_dsdr.toy.forms import form_stats, rollout_form_stats
 from verl_dsdr.toy.methods import FULL_PLAN, ToyPlan, method_overrides, parse_methods, plan_overrides
 from verl_dsdr.toy.plots import band, colours_for
-from verl_dsdr.toy.report import format_spread, load_runs, rollout_metrics, series, smooth, spread, tail_mean, write_report
-from verl_dsdr.toy.runs import BENCHMARK, DONE, WARM_START, build_overrides, run_dir, sample_label, RunTarget
+from verl_dsdr.toy.report import (
+    format_spread,
+    load_runs,
+    rollout_metrics,
+    series,
+    smooth,
+    spread,
+    tail_mean,
+    write_report,
+)
+from verl_dsdr.toy.runs import BENCHMARK, DONE, WARM_START, RunTarget, build_overrides, run_dir, sample_label
 
 PROMPT = "user\nCompute 3 + 4 * 2. Put the final answer in \\boxed{}.\nassistant\n"
 
