@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> dict:
     """Everything the CLI does; returns the metrics written to ``metrics.json``."""
     if args.k_max is not None and args.k_max < 1:
         raise SampleError(f"--k-max must be >= 1, got {args.k_max}")
-    samples = read_samples(args.samples)
+    samples = read_samples(args.samples, rejected_file=args.out / "rejected_samples.txt")
     inputs, sampling = provenance.read_inputs(args.samples)
     encode = None
     if not args.no_diversity:  # loaded before scoring, so a bad embedder option fails fast

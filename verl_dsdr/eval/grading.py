@@ -45,6 +45,8 @@ def score_samples(
     """
     from tqdm.auto import tqdm
 
+    if not time_limit > 0:
+        raise ScoringError(f"--time-limit must be > 0 seconds, got {time_limit}")
     jobs = [(s.response, s.ground_truth, s.benchmark, time_limit) for s in samples]
     bar = tqdm(total=len(jobs), desc="scoring", unit="response", disable=not progress)
     results: list[tuple[bool, float | str]] = []

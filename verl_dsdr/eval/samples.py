@@ -1,19 +1,27 @@
 """Read sampled responses (JSON lines) for evaluation, checking every row.
 
 One row per response: ``{"method", "benchmark", "problem_id", "ground_truth", "response"}``;
-``method`` defaults to the file's stem. Errors name the file and the 1-based line.
+``method`` defaults to the file's stem. Every bad row is found before anything is scored; the
+error names each one by file and 1-based line (the first ``SHOWN_ERRORS``, and all of them in a
+file when there are more). Problem ids are normalised: ``1``, ``1.0`` and ``" 1"`` are problem
+``"1"``. A ground truth must be non-empty text or a finite number; text must be valid UTF-8.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["Sample", "SampleError", "read_samples", "REQUIRED_KEYS"]
+from verl_dsdr.data.answers import invalid_text
+
+__all__ = ["Sample", "SampleError", "read_samples", "normalise_problem_id", "REQUIRED_KEYS", "SHOWN_ERRORS"]
 
 REQUIRED_KEYS = ("benchmark", "problem_id", "ground_truth", "response")
+SHOWN_ERRORS = 20
+"""At most this many bad rows are listed in the error message."""
 
 
 class SampleError(ValueError):
@@ -35,11 +43,33 @@ class Sample:
 
 def _text(value: object, key: str, where: str, *, numbers_ok: bool) -> str:
     if isinstance(value, str):
+        bad = invalid_text(value)
+        if bad:
+            raise SampleError(f"{where}: {key!r} holds {bad}")
         return value
     if numbers_ok and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
+        if not math.isfinite(value):
+            raise SampleError(f"{where}: {key!r} is {value} (JSON NaN/Infinity), not a value; write the real one")
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     kind = "a string or a number" if numbers_ok else "a string"
     raise SampleError(f"{where}: {key!r} must be {kind}, got {type(value).__name__} ({value!r:.60})")
+
+
+def normalise_problem_id(value: object, where: str = "problem_id") -> str:
+    """``1``, ``1.0`` and ``" 1"`` are all problem ``"1"``: numbers by value, text stripped."""
+    text = _text(value, "problem_id", where, numbers_ok=True).strip()
+    if not text:
+        raise SampleError(f"{where}: empty 'problem_id'")
+    return text
+
+
+def _ground_truth(value: object, where: str) -> str:
+    text = _text(value, "ground_truth", where, numbers_ok=True)
+    if not text.strip():
+        raise SampleError(f"{where}: empty 'ground_truth'; every row needs the reference answer")
+    if text.strip().lower() in ("nan", "$nan$"):
+        raise SampleError(f"{where}: 'ground_truth' is {text!r} (a missing value written out); write the real answer")
+    return text
 
 
 def _parse_row(row: object, method_default: str, where: str) -> Sample:
@@ -55,49 +85,72 @@ def _parse_row(row: object, method_default: str, where: str) -> Sample:
     return Sample(
         method=method,
         benchmark=benchmark,
-        problem_id=_text(row["problem_id"], "problem_id", where, numbers_ok=True),
-        ground_truth=_text(row["ground_truth"], "ground_truth", where, numbers_ok=True),
+        problem_id=normalise_problem_id(row["problem_id"], where),
+        ground_truth=_ground_truth(row["ground_truth"], where),
         response=_text(row["response"], "response", where, numbers_ok=False),
         source=where,
     )
 
 
-def _read_file(path: Path) -> list[Sample]:
+def _read_file(path: Path, errors: list[str]) -> list[Sample]:
+    """The file's samples; each bad row's message is appended to ``errors``."""
     if not path.is_file():
-        raise SampleError(f"samples file {path} does not exist")
+        errors.append(f"samples file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+        return []
+    try:
+        text = path.read_bytes().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    except OSError as err:
+        errors.append(f"cannot read samples file {path}: {err}")
+        return []
     samples = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise SampleError(f"{where}: not valid JSON ({err.msg})") from err
-            samples.append(_parse_row(row, path.stem, where))
-    if not samples:
-        raise SampleError(f"samples file {path} has no rows")
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{line_no}"
+        try:
+            samples.append(_parse_row(json.loads(line), path.stem, where))
+        except json.JSONDecodeError as err:
+            errors.append(f"{where}: not valid JSON ({err.msg})")
+        except SampleError as err:
+            errors.append(str(err))
+    if not samples and not errors:
+        errors.append(f"samples file {path} is empty: it has no rows")
     return samples
 
 
-def _check_ground_truths(samples: Iterable[Sample]) -> None:
+def _check_ground_truths(samples: Iterable[Sample], errors: list[str]) -> None:
     """All rows of one problem must agree on the reference answer."""
     first: dict[tuple[str, str, str], Sample] = {}
     for sample in samples:
         key = (sample.method, sample.benchmark, sample.problem_id)
         seen = first.setdefault(key, sample)
         if seen.ground_truth != sample.ground_truth:
-            raise SampleError(
+            errors.append(
                 f"{sample.source}: ground_truth {sample.ground_truth!r} differs from {seen.ground_truth!r} at "
                 f"{seen.source} for the same (method, benchmark, problem_id) = {key}"
             )
 
 
-def read_samples(paths: Iterable[str | Path]) -> list[Sample]:
-    """Every row of every file, in order, validated."""
+def read_samples(paths: Iterable[str | Path], rejected_file: Path | None = None) -> list[Sample]:
+    """Every row of every file, in order, validated; SampleError naming every bad row.
+
+    rejected_file: where all bad rows are listed (one message per line) when there are more than
+    ``SHOWN_ERRORS``.
+    """
     samples: list[Sample] = []
+    errors: list[str] = []
     for path in paths:
-        samples.extend(_read_file(Path(path)))
-    _check_ground_truths(samples)
-    return samples
+        samples.extend(_read_file(Path(path), errors))
+    _check_ground_truths(samples, errors)
+    if not errors:
+        return samples
+    message = "\n".join(errors[:SHOWN_ERRORS])
+    if len(errors) > SHOWN_ERRORS:
+        message += f"\n... and {len(errors) - SHOWN_ERRORS} more"
+        if rejected_file is not None:
+            rejected_file.parent.mkdir(parents=True, exist_ok=True)
+            rejected_file.write_text("\n".join(errors) + "\n", encoding="utf-8")
+            message += f" (all {len(errors)} listed in {rejected_file})"
+    if len(errors) > 1:
+        message = f"{len(errors)} bad sample rows:\n" + message
+    raise SampleError(message + "\nFix these rows; nothing was scored.")
