@@ -29,9 +29,9 @@ with open(sys.argv[2], "w") as f:
         f.write(json.dumps({"unique_id": f"arith-{r['extra_info']['index']}", "problem": r["prompt"][0]["content"],
                             "answer": r["reward_model"]["ground_truth"]}) + "\n")
 PY
-"$PYTHON" -m verl_dsdr.data math500 --input "$OUT/data/arith_eval.jsonl" --out "$OUT/data" \
-  --prompt-style raw --data-source arith --no-progress
-EVAL_FILE="$OUT/data/math500.parquet"
+"$PYTHON" -m verl_dsdr.data custom --name arith --input "$OUT/data/arith_eval.jsonl" --out "$OUT/data" \
+  --prompt-style raw --overwrite --no-progress
+EVAL_FILE="$OUT/data/arith.parquet"
 
 echo "[pipeline] 3/5 train: $METHODS, $STEPS steps each, verl's trainer on CPU"
 for method in $METHODS; do
