@@ -1,6 +1,6 @@
 """What DSDR's local term costs in the actor step, beside the plain GRPO loss in the same run.
 
-Needs only torch and transformers (no verl, no ray): a random-initialised Qwen3 model of a given
+Needs only torch, transformers and the verl_dsdr package's verl-free modules (no verl, no ray): a random-initialised Qwen3 model of a given
 shape (default Qwen3-1.7B's: 28 layers, hidden 2048, vocabulary 151,936, tied embeddings), bf16,
 sdpa attention, gradient checkpointing; one micro-batch of B x T tokens; logits upcast to fp32;
 forward + backward; median of N interleaved rounds after warm-up; peak memory of one more step.
@@ -25,9 +25,10 @@ Variants (each timed against (a) in the same run):
                      what the ``full`` estimator needs to stay within its memory goal; ratios are
                      given against a and against f.
 
-The loss arithmetic is verl 0.9.1's (``compute_policy_loss_vanilla`` + ``agg_loss``) and
-verl_dsdr's (``verl_dsdr/loss.py`` + ``local_entropy_tokens``), re-expressed with torch only;
-tests/bench/test_bench_smoke.py checks that it equals those functions where they are importable.
+The loss arithmetic is the project's torch-only forms of verl 0.9.1's policy loss and loss
+aggregation (``verl_dsdr.algorithms.baselines``, tested equal to verl's) and DSDR's local term
+(``local_entropy_tokens``, aggregated like ``verl_dsdr/methods/dsdr/loss.py``); this script
+imports neither verl nor ray.
 
   GPU:  python scripts/bench_actor_loss.py --device cuda --json bench/actor_h100.json
   CPU:  python scripts/bench_actor_loss.py --cpu-small --json bench/actor_cpu_small.json
@@ -47,10 +48,15 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch.utils.checkpoint import checkpoint
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+_HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(_HERE))
+if str(_HERE.parent) not in sys.path:
+    sys.path.insert(1, str(_HERE.parent))
 import bench_common as bc  # noqa: E402
 
-LOG_RATIO_CLAMP = 20.0  # verl's clamp of log(pi/pi_old) and verl_dsdr.algorithms.dsdr.LOG_RATIO_CLAMP
+from verl_dsdr.algorithms import baselines  # noqa: E402  (torch only: no verl, no ray)
+from verl_dsdr.algorithms.dsdr import local_entropy_tokens  # noqa: E402
+from verl_dsdr.methods.dsdr.config import LOCAL_TERM_AGG  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -96,48 +102,18 @@ def token_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return picked - lse
 
 
-def masked_sum(values: torch.Tensor, mask: torch.Tensor, dim: Optional[int] = None) -> torch.Tensor:
-    valid = torch.where(mask.bool(), values, 0.0)
-    return (valid * mask).sum() if dim is None else (valid * mask).sum(dim=dim)
-
-
-def agg_token_mean(loss_mat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """verl ``agg_loss(..., "token-mean")`` with dp_size 1 and the micro-batch's token count."""
-    return masked_sum(loss_mat, mask) / mask.sum()
-
-
-def agg_seq_mean_token_mean(loss_mat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """verl ``agg_loss(..., "seq-mean-token-mean")`` with dp_size 1 and the micro-batch's sequences."""
-    tokens = mask.sum(dim=-1)
-    seq_losses = (loss_mat * mask).sum(dim=-1) / (tokens + 1e-8)
-    seq_mask = (tokens > 0).float()
-    return masked_sum(seq_losses, seq_mask) / seq_mask.sum()
-
-
 def ppo_clip_loss(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor,
                   mask: torch.Tensor, s: LossSettings) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """verl's ``compute_policy_loss_vanilla`` (dual-clip PPO), token-mean, with its metrics."""
-    neg_kl = torch.clamp(log_prob - old_log_prob, min=-LOG_RATIO_CLAMP, max=LOG_RATIO_CLAMP)
-    ratio = torch.exp(neg_kl)
-    losses1 = -advantages * ratio
-    losses2 = -advantages * torch.clamp(ratio, 1 - s.clip_low, 1 + s.clip_high)
-    clipped1 = torch.maximum(losses1, losses2)
-    losses3 = -advantages * s.clip_ratio_c
-    clipped2 = torch.min(losses3, clipped1)
-    losses = torch.where(advantages < 0, clipped2, clipped1)
-    metrics = {
-        "ppo_kl": masked_sum(-neg_kl, mask) / (mask.sum() + 1e-8),
-        "pg_clipfrac": masked_sum(torch.gt(losses2, losses1).float(), mask) / (mask.sum() + 1e-8),
-    }
-    return agg_token_mean(losses, mask), metrics
+    """verl's vanilla (dual-clip PPO) policy loss, token-mean: the project's torch-only form."""
+    return baselines.ppo_clip_loss(log_prob, old_log_prob, advantages, mask, s.clip_low, s.clip_high,
+                                   s.clip_ratio_c, "token-mean")
 
 
 def is_entropy_tokens(log_prob: torch.Tensor, old_log_prob: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``verl_dsdr.loss.local_term_tokens`` for the ``is`` estimator: masked, then ``-rho * logp``."""
+    """The DSDR loss's ``is`` integrand: masked log-probs, then ``local_entropy_tokens`` (``-rho * logp``)."""
     lp = torch.where(mask, log_prob, torch.zeros_like(log_prob))
-    old = torch.where(mask, old_log_prob, torch.zeros_like(log_prob)).detach()
-    rho = torch.exp((lp - old).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP))
-    return -rho * lp
+    old = torch.where(mask, old_log_prob, torch.zeros_like(log_prob))
+    return local_entropy_tokens(lp, old)
 
 
 def entropy_rows(logits: torch.Tensor) -> torch.Tensor:
@@ -220,8 +196,8 @@ def fused_log_probs_entropy(logits: torch.Tensor, labels: torch.Tensor, chunk_ro
 
 
 def local_term(tokens: torch.Tensor, coef: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``verl_dsdr.loss``: ``agg_loss(coef * tokens, mask, "seq-mean-token-mean")``."""
-    return agg_seq_mean_token_mean(coef.unsqueeze(-1) * tokens, mask)
+    """The DSDR loss's local term: ``coef * tokens`` aggregated per sequence (Eq. 15's mean), then over sequences."""
+    return baselines.aggregate(coef.unsqueeze(-1) * tokens, mask, LOCAL_TERM_AGG)
 
 
 def variant_loss(name: str, logits: torch.Tensor, batch: dict[str, torch.Tensor], s: LossSettings) -> torch.Tensor:
@@ -520,7 +496,8 @@ def time_heads(model: Any, names: Sequence[str], batch: dict[str, torch.Tensor],
     cpu_runs: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(repeats):
         for name in names:
-            wall, cpu, _ = bc.time_once_cpu(lambda: head_step(logits, name, batch, s), sync)
+            # ruff reads the `del logits` below as unbinding the name for this (immediately called) closure
+            wall, cpu, _ = bc.time_once_cpu(lambda: head_step(logits, name, batch, s), sync)  # noqa: F821
             runs[name].append(wall)
             cpu_runs[name].append(cpu)
     logits.grad = None

@@ -8,9 +8,10 @@ Reward side (per rollout, in verl's reward-loop workers, overlapped with generat
                  spread over N reward workers.
 Trainer side (once per step, on the driver, after all rollouts are in):
   GRPO's work    per-uid mean/std normalisation of the scores (verl's
-                 ``compute_grpo_outcome_advantage`` when verl is importable, and the same
-                 arithmetic vectorised with torch);
-  DSDR adds      ``gather_inputs`` + ``dsdr_stats`` from the per-trajectory extras.
+                 ``compute_grpo_outcome_advantage`` when verl is importable, and the project's
+                 torch-only form, ``verl_dsdr.algorithms.baselines.grpo_advantages``);
+  DSDR adds      ``gather_inputs`` (``verl_dsdr.glue.wire.decode_batch``) + ``dsdr_stats`` from the
+                 per-trajectory extras.
 
 Rollouts are seeded synthetic math solutions (``bench_common.synthetic_rollouts``). Run from the
 repository root:  python scripts/bench_diversity.py --json bench/diversity.json
@@ -25,7 +26,6 @@ import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Optional, Sequence
 
 for _key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
@@ -158,7 +158,7 @@ def bench_embedding(rollouts: Sequence[bc.Rollout], device: str, batch_size: int
     for mode in modes:
         load_s, embedder = bc.time_once(lambda: ResponseEmbedder(device=device, batch_size=batch_size, chunking=mode))
         embedder.encode(texts[:2])  # warm-up
-        t = _per_rollout_ms(lambda batch: embedder.encode(batch), [texts], passes)
+        t = _per_rollout_ms(embedder.encode, [texts], passes)
         out[mode] = {
             "ms_per_rollout": t.ms / len(texts),
             "ms_per_rollout_median_pass": t.median_ms / len(texts),
@@ -210,37 +210,11 @@ def synthetic_extras(groups: int, group_size: int, formulas: int, seed: int) -> 
     return extras, uids, [False] * len(extras)
 
 
-def dsdr_settings() -> SimpleNamespace:
-    """``algorithm.dsdr`` of the packaged config (verl_dsdr/config/dsdr_ppo.yaml)."""
-    import yaml
+def dsdr_settings() -> Any:
+    """DSDR's default settings (``algorithm.dsdr``), as training uses them."""
+    from verl_dsdr.methods.dsdr.config import DSDRConfig
 
-    path = _HERE.parent / "verl_dsdr" / "config" / "dsdr_ppo.yaml"
-    with open(path, encoding="utf-8") as handle:
-        section = yaml.safe_load(handle)["algorithm"]["dsdr"]
-    return SimpleNamespace(**{k: v for k, v in section.items() if not isinstance(v, dict)})
-
-
-def grpo_normalise_torch(token_level_rewards: Any, response_mask: Any, index: Sequence, epsilon: float = 1e-6) -> Any:
-    """verl's GRPO outcome advantage, vectorised: per-uid mean and unbiased std of the summed scores.
-
-    A group of one gets mean 0 and std 1 (verl's rule); the advantage is
-    ``(score - mean) / (std + epsilon)`` broadcast over the response mask.
-    """
-    import torch
-
-    scores = token_level_rewards.sum(dim=-1)
-    mapping: dict = {}
-    ids = torch.tensor([mapping.setdefault(u, len(mapping)) for u in index], dtype=torch.long, device=scores.device)
-    n_groups = len(mapping)
-    count = torch.zeros(n_groups, device=scores.device).index_add_(0, ids, torch.ones_like(scores))
-    mean = torch.zeros(n_groups, device=scores.device).index_add_(0, ids, scores) / count
-    sq = torch.zeros(n_groups, device=scores.device).index_add_(0, ids, (scores - mean[ids]) ** 2)
-    std = (sq / (count - 1).clamp_min(1)).sqrt()
-    single = count == 1
-    mean = torch.where(single, torch.zeros_like(mean), mean)
-    std = torch.where(single, torch.ones_like(std), std)
-    adv = (scores - mean[ids]) / (std[ids] + epsilon)
-    return adv.unsqueeze(-1) * response_mask
+    return DSDRConfig()
 
 
 def _verl_grpo() -> Optional[Any]:
@@ -256,8 +230,10 @@ def bench_trainer_side(groups: int, group_size: int, formulas: int, response_len
     import numpy as np
     import torch
 
+    from verl_dsdr.algorithms.baselines import grpo_advantages
     from verl_dsdr.algorithms.dsdr import formula_uniqueness, semantic_diversity
-    from verl_dsdr.group_stats import dsdr_metrics, dsdr_stats, gather_inputs
+    from verl_dsdr.glue.wire import decode_batch as gather_inputs
+    from verl_dsdr.methods.dsdr.group_step import dsdr_metrics, dsdr_stats
 
     extras, uids, padding = synthetic_extras(groups, group_size, formulas, seed)
     settings = dsdr_settings()
@@ -282,7 +258,7 @@ def bench_trainer_side(groups: int, group_size: int, formulas: int, response_len
     peers = inputs.real  # settings.peers == "all"
     semantic_t = bc.time_call(lambda: semantic_diversity(inputs.embeddings, inputs.index, peer_mask=peers), repeats)
     formula_t = bc.time_call(lambda: formula_uniqueness(inputs.formulas, inputs.index, peer_mask=peers), repeats)
-    torch_t = bc.time_call(lambda: grpo_normalise_torch(rewards, mask, index), repeats)
+    torch_t = bc.time_call(lambda: grpo_advantages(rewards, mask, index), repeats)
     out: dict[str, Any] = {
         "rollouts": batch,
         "groups": groups,
@@ -307,7 +283,7 @@ def bench_trainer_side(groups: int, group_size: int, formulas: int, response_len
     verl_grpo = _verl_grpo() if with_verl else None
     if verl_grpo is not None:
         ref, _ = verl_grpo(rewards, mask, index)
-        mine = grpo_normalise_torch(rewards, mask, index)
+        mine = grpo_advantages(rewards, mask, index)
         out["grpo_torch_matches_verl"] = bool(torch.allclose(ref, mine, atol=1e-5))
         verl_t = bc.time_call(lambda: verl_grpo(rewards, mask, index), repeats)
         out["grpo_verl_ms"] = 1e3 * verl_t.median_s

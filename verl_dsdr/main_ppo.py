@@ -2,9 +2,10 @@
 
 Composes verl's own packaged config (``pkg://verl.trainer.config``) with
 ``verl_dsdr/config/dsdr_ppo.yaml`` and takes every verl override. ``algorithm.adv_estimator``
-picks the method: ``dsdr`` and ``setpo`` run :class:`verl_dsdr.trainer.DSDRTrainer` with the
-``dsdr`` reward manager (and, for DSDR, its actor loss); any other estimator (``grpo``,
-``asym_grpo``, ...) runs verl's stock sync trainer, so baselines share this entry.
+picks the method; its entry in :data:`verl_dsdr.methods.METHODS` says what it needs (the
+``dsdr`` reward manager, the actor loss, actor settings). Every estimator, verl's own
+(``grpo``, ...) included, runs verl's trainer for ``trainer.v1.trainer_mode`` with the group
+trainer on top (:mod:`verl_dsdr.glue.group_trainer`), so baselines share this entry.
 ``preset=cpu`` runs it all on a machine without a GPU.
 
 Everything that can be wrong in the config is checked here, in the launching process,
@@ -19,6 +20,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from verl_dsdr.config_checks import check_config
+from verl_dsdr.glue.verl_private import check_verl_version
+from verl_dsdr.methods import method_of, settings_of
+from verl_dsdr.methods.dsdr.config import local_term_note
 
 PLUGIN_MODULE = "verl_dsdr.plugin"
 FORWARDED_ENV_PREFIXES = ("VERL_DSDR_", "VERL_FILE_LOGGER_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
@@ -60,21 +64,47 @@ def prepare_environment(config: DictConfig) -> None:
             set_platform(PlatformCPU())
 
 
+# entropy_estimator=full: verl computes the exact entropy (calculate_entropy) in row chunks under
+# torch.utils.checkpoint (verl/workers/engine/fsdp/transformer_impl.py ~1397-1409), so no
+# full-vocabulary softmax is kept for backward. Equal in value and gradient to the plain path.
+FULL_ENTROPY_ACTOR_SETTINGS = {
+    "calculate_entropy": True,
+    "entropy_from_logits_with_chunking": True,
+    "entropy_checkpointing": True,
+}
+
+
 def apply_method_settings(config: DictConfig) -> None:
     """What each method needs from verl's config, so one switch (``adv_estimator``) is enough."""
-    estimator = config.algorithm.adv_estimator
+    spec = method_of(config)
+    if spec is None:
+        return
     with open_dict(config):
-        if estimator in ("dsdr", "setpo"):
+        if spec.needs_reward_extras:
             # Per-trajectory correctness, formula sets and embeddings for the group step.
             config.reward.reward_manager.source = "register"
             config.reward.reward_manager.name = "dsdr"
-        if estimator == "dsdr" and config.algorithm.dsdr.entropy_estimator == "full":
-            config.actor_rollout_ref.actor.calculate_entropy = True
+    if spec.name != "dsdr":
+        return
+    dsdr = settings_of(config, spec)
+    actor = config.actor_rollout_ref.actor
+    if dsdr.entropy_estimator == "full":
+        with open_dict(config):
+            for key, value in FULL_ENTROPY_ACTOR_SETTINGS.items():
+                actor[key] = value
+    note = local_term_note(str(actor.loss_agg_mode), dsdr.lambda_l, int(config.data.max_response_length))
+    if note:
+        print(note, flush=True)
 
 
 def run(config: DictConfig) -> None:
     """Check, prepare and run (also callable from Python with a composed config)."""
+    check_verl_version()
     check_config(config)
+    if config.trainer.device == "cpu":
+        from verl_dsdr.cpu import prepare_cpu_run
+
+        prepare_cpu_run(config)
     apply_method_settings(config)
     prepare_environment(config)
 
@@ -83,7 +113,7 @@ def run(config: DictConfig) -> None:
     from verl.utils.config import validate_config
     from verl.utils.device import auto_set_device
 
-    from verl_dsdr.task_runner import TaskRunner
+    from verl_dsdr.glue.task_runner import TaskRunner
 
     auto_set_device(config)
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))

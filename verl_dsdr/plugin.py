@@ -9,8 +9,10 @@ asks for the device at import time; importing it before the platform exists fail
 """
 
 from verl_dsdr.cpu.patches import cpu_backend_requested, install_cpu_backend
+from verl_dsdr.glue.verl_private import check_verl_version
 from verl_dsdr.registration import register_all
 
+check_verl_version()  # before anything follows verl's private names in this process
 if cpu_backend_requested():
     install_cpu_backend()
 register_all()

@@ -6,5 +6,7 @@ Python imports a module once per process, so this is idempotent.
 
 
 def register_all() -> None:
-    import verl_dsdr.estimators  # noqa: F401  (adv estimators: dsdr, setpo, asym_grpo)
-    import verl_dsdr.reward_manager  # noqa: F401  (reward-loop manager: dsdr)
+    from verl_dsdr.methods import register_estimators
+
+    register_estimators()  # adv estimators of every method in verl_dsdr.methods.METHODS
+    import verl_dsdr.glue.reward_manager  # noqa: F401  (reward-loop manager: dsdr)

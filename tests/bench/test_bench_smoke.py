@@ -136,15 +136,6 @@ def test_actor_memory_follows_tensor_sizes(smoke_results):
 # --- the re-expressed math equals the functions it stands for -----------------------------------
 
 
-def test_seq_mean_token_mean_by_hand():
-    loss_mat = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
-    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
-    # row means over valid tokens: (1+2)/2 = 1.5, (4+5+6)/3 = 5; the empty row is excluded: (1.5+5)/2 = 3.25
-    assert ba.agg_seq_mean_token_mean(loss_mat, mask).item() == pytest.approx(3.25, abs=1e-6)
-    # token-mean: (1+2+4+5+6)/5 = 3.6
-    assert ba.agg_token_mean(loss_mat, mask).item() == pytest.approx(3.6, abs=1e-6)
-
-
 def test_policy_and_local_terms_equal_verl_and_verl_dsdr():
     pytest.importorskip("verl")
     from omegaconf import OmegaConf
@@ -208,18 +199,6 @@ def test_entropy_forms_agree_in_value_and_gradient():
     assert ba.entropy_rows(uniform).item() == pytest.approx(3.6888794541, abs=1e-9)
 
 
-def test_grpo_torch_normalisation_by_hand():
-    rewards = torch.tensor([[0.0, 1.0], [0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
-    mask = torch.ones(5, 2)
-    index = ["a", "a", "a", "a", "b"]
-    adv = bd.grpo_normalise_torch(rewards, mask, index)
-    # group a scores 1, 0, 0, 1: mean 0.5, unbiased std sqrt(4 * 0.25 / 3) = 0.5773503;
-    # advantages +-0.5 / (0.5773503 + 1e-6) = +-0.8660239. Group b has one member: mean 0, std 1 -> 1 / (1 + 1e-6).
-    expected = torch.tensor([0.8660239, -0.8660239, -0.8660239, 0.8660239, 0.999999])
-    assert torch.allclose(adv[:, 0], expected, atol=1e-6)
-    assert torch.equal(adv[:, 0], adv[:, 1])
-
-
 def test_synthetic_rollouts_are_seeded_and_shaped():
     import bench_common as bc
 
@@ -237,7 +216,8 @@ def test_synthetic_rollouts_are_seeded_and_shaped():
 
 
 def test_synthetic_extras_feed_the_group_step():
-    from verl_dsdr.group_stats import dsdr_stats, gather_inputs
+    from verl_dsdr.glue.wire import decode_batch as gather_inputs
+    from verl_dsdr.methods.dsdr.group_step import dsdr_stats
 
     extras, uids, padding = bd.synthetic_extras(groups=3, group_size=4, formulas=6, seed=0)
     inputs = gather_inputs(extras, uids, padding, need_embeddings=True, need_formulas=True)

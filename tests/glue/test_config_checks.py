@@ -72,3 +72,19 @@ def test_single_rollout_is_fine_for_non_group_estimators(compose_config, good):
 
 def test_hub_model_ids_are_not_treated_as_missing_paths(compose_config, good):
     check_config(compose_config(*good, "actor_rollout_ref.model.path=Qwen/Qwen3-1.7B"))
+
+
+def test_separate_async_is_refused_on_cpu_before_ray_with_the_reason(compose_config, good):
+    cfg = compose_config(*good, "trainer.device=cpu", "trainer.v1.trainer_mode=separate_async")
+    with pytest.raises(ConfigError, match="trainer.v1.trainer_mode") as error:
+        check_config(cfg)
+    assert "checkpoint engine" in str(error.value) and "colocate_async" in str(error.value)
+
+
+@pytest.mark.parametrize("mode", ["sync", "colocate_async"])
+def test_cpu_trainer_modes_pass(compose_config, good, mode):
+    check_config(compose_config(*good, "trainer.device=cpu", f"trainer.v1.trainer_mode={mode}"))
+
+
+def test_separate_async_passes_on_gpus(compose_config, good):
+    check_config(compose_config(*good, "trainer.v1.trainer_mode=separate_async"))

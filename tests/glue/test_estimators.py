@@ -6,7 +6,9 @@ import torch
 from omegaconf import OmegaConf
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage, get_adv_estimator_fn
 
-import verl_dsdr.estimators  # noqa: F401  (registers dsdr, setpo, asym_grpo)
+from verl_dsdr.methods import register_estimators
+
+register_estimators()  # dsdr, setpo, asym_grpo
 
 
 def _batch(seed: int, groups: int = 5, n: int = 4, length: int = 6):
@@ -136,3 +138,63 @@ def test_asym_grpo_half_half_matches_grpo_with_population_std():
         expected[rows] = (s - s.mean()) / std if std > 0 else 0.0
     torch.testing.assert_close(adv[:, 0], expected * (mask.sum(-1) > 0), rtol=1e-5, atol=1e-6)
     assert torch.equal(adv, adv[:, :1] * mask)
+
+
+def test_dsdr_reads_sigma_d_and_lambda_d_from_config():
+    # All correct, d = [0.1, 0.7, 0.3, 0.5]; sigma_d = 0.2 clips to d_bar = [0.1, 0.2, 0.2, 0.2] (Eq. 10),
+    # so rows 1-3 get one advantage and row 0 a lower one: GRPO on 1 + lambda_d * d_bar.
+    mask = torch.ones(4, 3)
+    rewards = torch.zeros(4, 3)
+    rewards[:, -1] = 1.0
+    index = np.array(["g"] * 4, dtype=object)
+    diversity = torch.tensor([0.1, 0.7, 0.3, 0.5])
+    config = _config(dsdr={"lambda_d": 0.01, "sigma_d": 0.2})
+    adv, _ = get_adv_estimator_fn("dsdr")(
+        token_level_rewards=rewards, response_mask=mask, index=index, config=config,
+        dsdr_correct=torch.ones(4, dtype=torch.bool), dsdr_diversity=diversity,
+    )
+    shaped = 1.0 + 0.01 * torch.tensor([0.1, 0.2, 0.2, 0.2])
+    expected = (shaped - shaped.mean()) / (shaped.std() + 1e-6)
+    torch.testing.assert_close(adv[:, 0], expected, rtol=1e-3, atol=1e-3)
+    assert adv[1, 0] == adv[2, 0] == adv[3, 0] > adv[0, 0]
+
+
+def test_estimators_read_their_inputs_from_the_group_step_context():
+    from verl_dsdr.methods import context
+
+    rewards, mask, index, correct, diversity = _batch(7)
+    config = _config()
+    direct, _ = get_adv_estimator_fn("dsdr")(
+        token_level_rewards=rewards, response_mask=mask, index=index, config=config,
+        dsdr_correct=correct, dsdr_diversity=diversity,
+    )
+    with context.step_inputs(index, {"dsdr_correct": correct, "dsdr_diversity": diversity}):
+        published, _ = get_adv_estimator_fn("dsdr")(token_level_rewards=rewards, response_mask=mask, index=index,
+                                                    config=config)
+        # a batch in another order is refused, never silently misaligned
+        with pytest.raises(RuntimeError, match="not the batch"):
+            get_adv_estimator_fn("dsdr")(token_level_rewards=rewards, response_mask=mask, index=index[::-1],
+                                         config=config)
+    assert torch.equal(published, direct)
+
+
+def test_setpo_correct_only_needs_correctness():
+    rewards, mask, index, _, _ = _batch(8)
+    with pytest.raises(ValueError, match="setpo_correct"):
+        get_adv_estimator_fn("setpo")(
+            token_level_rewards=rewards, response_mask=mask, index=index,
+            config=_config(setpo={"lambda_": 1.0, "correct_only": True}), setpo_contributions=torch.zeros(len(index)),
+        )
+
+
+def test_asym_grpo_reads_its_exponents_from_config():
+    # One group, p = 1/4: correct gets +((1-p)/p)^beta_pos = 3^beta_pos, incorrect -(p/(1-p))^beta_neg = -(1/3)^beta_neg.
+    mask = torch.ones(4, 2)
+    rewards = torch.zeros(4, 2)
+    rewards[0, -1] = 1.0
+    index = np.array(["g"] * 4, dtype=object)
+    adv, _ = get_adv_estimator_fn("asym_grpo")(
+        token_level_rewards=rewards, response_mask=mask, index=index,
+        config=_config(asym_grpo={"beta_pos": 1.0, "beta_neg": 2.0, "threshold": 0.0}),
+    )
+    torch.testing.assert_close(adv[:, 0], torch.tensor([3.0, -1 / 9, -1 / 9, -1 / 9]))

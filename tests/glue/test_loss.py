@@ -11,7 +11,9 @@ from verl.utils.config import omega_conf_to_dataclass
 from verl.workers.utils.losses import ppo_loss
 
 from verl_dsdr.algorithms.dsdr import local_entropy
-from verl_dsdr.loss import COEF_FIELD, LocalTermSettings, dsdr_ppo_loss
+from verl_dsdr.glue.wire import COEF
+from verl_dsdr.methods.dsdr.config import DSDRConfig
+from verl_dsdr.methods.dsdr.loss import dsdr_ppo_loss
 
 
 def _samples(n: int, seed: int) -> list[dict]:
@@ -32,7 +34,8 @@ def _samples(n: int, seed: int) -> list[dict]:
     return out
 
 
-def _micro_batch(samples: list[dict], global_tokens: int, global_size: int, log_prob_leaf: torch.Tensor, offsets):
+def _micro_batch(samples: list[dict], global_tokens: int, global_size: int, log_prob_leaf: torch.Tensor, offsets,
+                 dp_size: int = 1, entropy_leaf: torch.Tensor | None = None):
     """A micro-batch as verl's engine hands it to the loss: jagged fields + global batch info."""
     nested = lambda key: torch.nested.as_nested_tensor([s[key] for s in samples], layout=torch.jagged)  # noqa: E731
     td = TensorDict(
@@ -44,18 +47,21 @@ def _micro_batch(samples: list[dict], global_tokens: int, global_size: int, log_
             "response_mask": torch.nested.as_nested_tensor(
                 [torch.ones_like(s["response"]) for s in samples], layout=torch.jagged
             ),
-            COEF_FIELD: torch.tensor([s["coef"] for s in samples], dtype=torch.float32),
+            COEF: torch.tensor([s["coef"] for s in samples], dtype=torch.float32),
         },
         batch_size=len(samples),
     )
-    tu.assign_non_tensor_data(td, "dp_size", 1)
+    tu.assign_non_tensor_data(td, "dp_size", dp_size)
     tu.assign_non_tensor_data(td, "batch_num_tokens", global_tokens)
     tu.assign_non_tensor_data(td, "global_batch_size", global_size)
     # The model's flat (unpadded) output: the log-prob of response token t sits at prompt_len - 1 + t.
     total = sum(len(s["prompt"]) + len(s["response"]) for s in samples)
     leaf_index = torch.cat([torch.arange(start, end) for start, end in offsets])
     flat = torch.zeros(total).index_put((_positions(samples),), log_prob_leaf[leaf_index])
-    return td, {"log_probs": flat}
+    output = {"log_probs": flat}
+    if entropy_leaf is not None:
+        output["entropy"] = torch.zeros(total).index_put((_positions(samples),), entropy_leaf[leaf_index])
+    return td, output
 
 
 def _positions(samples):
@@ -74,7 +80,7 @@ def _actor_config(compose_config, *overrides):
     return omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
 
 
-def _run(loss_fn, samples, splits, leaf):
+def _run(loss_fn, samples, splits, leaf, dp_size=1, entropy=None):
     """Sum of micro-batch losses (what gradient accumulation sums) for a given split."""
     tokens = sum(len(s["response"]) for s in samples)
     offsets, start = [], 0
@@ -83,7 +89,8 @@ def _run(loss_fn, samples, splits, leaf):
         start += len(s["response"])
     total, metrics = 0.0, []
     for chunk in splits:
-        td, out = _micro_batch([samples[i] for i in chunk], tokens, len(samples), leaf, [offsets[i] for i in chunk])
+        td, out = _micro_batch([samples[i] for i in chunk], tokens, len(samples), leaf, [offsets[i] for i in chunk],
+                               dp_size=dp_size, entropy_leaf=entropy)
         loss, m = loss_fn(model_output=out, data=td, dp_group=None)
         total = total + loss
         metrics.append(m)
@@ -101,7 +108,7 @@ def test_lambda_zero_is_verl_ppo_loss_exactly(compose_config, batch):
     samples, leaf = batch
     config = _actor_config(compose_config)
     base = partial(ppo_loss, config=copy.deepcopy(config))
-    dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=LocalTermSettings(lambda_l=0.0))
+    dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=DSDRConfig(lambda_l=0.0))
     split = [list(range(8))]
     expected, _ = _run(base, samples, split, leaf)
     got, _ = _run(dsdr, samples, split, leaf)
@@ -112,7 +119,7 @@ def test_lambda_zero_is_verl_ppo_loss_exactly(compose_config, batch):
 def test_local_term_same_for_1_2_4_micro_batches(compose_config, batch, agg):
     samples, leaf = batch
     config = _actor_config(compose_config, f"actor_rollout_ref.actor.loss_agg_mode={agg}")
-    settings = LocalTermSettings(lambda_l=0.5)
+    settings = DSDRConfig(lambda_l=0.5)
     results = []
     for splits in ([list(range(8))], [[0, 1, 2, 3], [4, 5, 6, 7]], [[0, 1], [2, 3], [4, 5], [6, 7]]):
         dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=settings)
@@ -132,7 +139,7 @@ def test_local_term_value_is_lambda_times_mean_of_coef_times_h_hat(compose_confi
     samples, leaf = batch
     config = _actor_config(compose_config)
     lam = 0.25
-    dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=LocalTermSettings(lambda_l=lam))
+    dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=DSDRConfig(lambda_l=lam))
     base = partial(ppo_loss, config=copy.deepcopy(config))
     split = [[0, 1, 2], [3, 4, 5, 6, 7]]
     total, metrics = _run(dsdr, samples, split, leaf)
@@ -150,6 +157,127 @@ def test_local_term_value_is_lambda_times_mean_of_coef_times_h_hat(compose_confi
 def test_full_estimator_requires_entropy(compose_config, batch):
     samples, leaf = batch
     config = _actor_config(compose_config)
-    dsdr = partial(dsdr_ppo_loss, config=config, settings=LocalTermSettings(lambda_l=0.1, entropy_estimator="full"))
+    dsdr = partial(dsdr_ppo_loss, config=config, settings=DSDRConfig(lambda_l=0.1, entropy_estimator="full"))
     with pytest.raises(RuntimeError, match="calculate_entropy"):
         _run(dsdr, samples, [list(range(8))], leaf)
+
+
+def _padded(samples, key):
+    return torch.nn.utils.rnn.pad_sequence([s[key] for s in samples], batch_first=True)
+
+
+def _mask(samples):
+    return torch.nn.utils.rnn.pad_sequence([torch.ones(len(s["response"])) for s in samples], batch_first=True)
+
+
+@pytest.mark.parametrize("agg", ["token-mean", "seq-mean-token-sum", "seq-mean-token-mean"])
+def test_data_parallel_ranks_sum_to_the_single_rank_loss(compose_config, batch, agg):
+    """Two ranks with half the samples each (dp_size=2, verl's global_batch_info): the gradient FSDP
+    averages across ranks equals the one-rank gradient, for the policy term and for the local term."""
+    samples, leaf = batch
+    config = _actor_config(compose_config, f"actor_rollout_ref.actor.loss_agg_mode={agg}")
+    settings = DSDRConfig(lambda_l=0.5)
+    dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=settings)
+    base = partial(ppo_loss, config=copy.deepcopy(config))
+    one_rank, _ = _run(dsdr, samples, [[0, 1, 2], [3, 4, 5, 6, 7]], leaf)
+    one_rank_pg, _ = _run(base, samples, [list(range(8))], leaf)
+    ranks, ranks_pg = [], []
+    for rank_samples in ([0, 1, 2, 3], [4, 5, 6, 7]):
+        # each rank sees only its samples, but the global token and sample counts
+        tokens = sum(len(s["response"]) for s in samples)
+        chunks = [rank_samples[:2], rank_samples[2:]]
+        loss, pg = 0.0, 0.0
+        offsets, start = [], 0
+        for s in samples:
+            offsets.append((start, start + len(s["response"])))
+            start += len(s["response"])
+        for chunk in chunks:
+            td, out = _micro_batch([samples[i] for i in chunk], tokens, len(samples), leaf,
+                                   [offsets[i] for i in chunk], dp_size=2)
+            loss = loss + dsdr(model_output=out, data=td, dp_group=None)[0]
+            td, out = _micro_batch([samples[i] for i in chunk], tokens, len(samples), leaf,
+                                   [offsets[i] for i in chunk], dp_size=2)
+            pg = pg + base(model_output=out, data=td, dp_group=None)[0]
+        ranks.append(loss)
+        ranks_pg.append(pg)
+    averaged = (ranks[0] + ranks[1]) / 2  # what FSDP's gradient all-reduce (AVG) makes of the two ranks
+    torch.testing.assert_close(averaged, one_rank, rtol=1e-6, atol=1e-7)
+    local_one_rank = (one_rank_pg - one_rank).detach()
+    local_two_ranks = ((ranks_pg[0] + ranks_pg[1]) / 2 - averaged).detach()
+    assert float(local_one_rank) != 0.0
+    torch.testing.assert_close(local_two_ranks, local_one_rank, rtol=1e-6, atol=1e-7)
+    grad_one = torch.autograd.grad(one_rank, leaf)[0]
+    grad_two = torch.autograd.grad((ranks[0] + ranks[1]) / 2, leaf)[0]
+    torch.testing.assert_close(grad_two, grad_one, rtol=1e-5, atol=1e-7)
+
+
+def test_full_estimator_subtracts_lambda_times_mean_of_coef_times_exact_entropy(compose_config, batch):
+    # entropy_estimator=full: H_hat_i = (1/T_i) sum_t H_it with H the model's exact next-token entropy.
+    samples, leaf = batch
+    config = _actor_config(compose_config)
+    gen = torch.Generator().manual_seed(11)
+    entropy = (torch.rand(leaf.shape[0], generator=gen) * 2 + 0.1).requires_grad_(True)
+    lam = 0.3
+    dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=DSDRConfig(lambda_l=lam, entropy_estimator="full"))
+    base = partial(ppo_loss, config=copy.deepcopy(config))
+    split = [[0, 1, 2, 3], [4, 5, 6, 7]]
+    total, _ = _run(dsdr, samples, split, leaf, entropy=entropy)
+    pg, _ = _run(base, samples, split, leaf)
+    lengths = [len(s["response"]) for s in samples]
+    per_sample = torch.stack([chunk.mean() for chunk in torch.split(entropy.detach(), lengths)])
+    coef = torch.tensor([s["coef"] for s in samples])
+    expected_local = (coef * per_sample).mean()
+    assert expected_local > 0
+    torch.testing.assert_close((pg - total).detach(), lam * expected_local, rtol=1e-5, atol=1e-7)
+    # d loss / d H_it = -lambda * c_i / (B * T_i): raising the entropy lowers the loss.
+    grad = torch.autograd.grad(total, entropy)[0]
+    expected = torch.cat([torch.full((t,), -lam * c / (len(samples) * t)) for t, c in zip(lengths, coef.tolist())])
+    torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-8)
+
+
+def test_detach_ratio_keeps_the_value_and_changes_the_gradient(compose_config, batch):
+    # Eq. 13: attached rho gives d/dlp [-rho lp] = -rho (lp + 1); detached rho gives -rho.
+    samples, leaf = batch
+    config = _actor_config(compose_config)
+    lam = 0.5
+    split = [[0, 1, 2, 3], [4, 5, 6, 7]]
+    base = partial(ppo_loss, config=copy.deepcopy(config))
+    pg, _ = _run(base, samples, split, leaf)
+    pg_grad = torch.autograd.grad(pg, leaf)[0]
+    old = torch.cat([s["old_log_prob"] for s in samples])
+    rho = torch.exp(leaf.detach() - old)
+    lengths = [len(s["response"]) for s in samples]
+    scale = torch.cat([torch.full((t,), s["coef"] / (len(samples) * t)) for t, s in zip(lengths, samples)])
+    values = []
+    for detach in (False, True):
+        dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=DSDRConfig(lambda_l=lam, detach_ratio=detach))
+        total, _ = _run(dsdr, samples, split, leaf)
+        local_grad = torch.autograd.grad(total, leaf)[0] - pg_grad  # gradient of -lambda * J_local
+        integrand = rho if detach else rho * (leaf.detach() + 1)
+        torch.testing.assert_close(local_grad, lam * scale * integrand, rtol=1e-4, atol=1e-7)
+        values.append(total.detach())
+    torch.testing.assert_close(values[0], values[1])
+
+
+def test_micro_batches_that_split_groups_give_the_prompt_mean(compose_config, batch):
+    """Groups split across micro-batches: the summed local term is lambda * mean over prompts of
+    sum_{i in group} w_i H_hat_i (spec section 6), with c_i = G w_i computed once per batch."""
+    from verl_dsdr.algorithms.dsdr import loss_coefficients
+
+    samples, leaf = batch
+    index = ["a", "a", "a", "a", "b", "b", "b", "b"]
+    w = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.0, 0.5, 0.5, 0.0])
+    coef = loss_coefficients(w, index)
+    samples = [dict(s, coef=float(c)) for s, c in zip(samples, coef)]
+    config = _actor_config(compose_config)
+    lam = 0.2
+    dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=DSDRConfig(lambda_l=lam))
+    base = partial(ppo_loss, config=copy.deepcopy(config))
+    split = [[0, 5], [1, 2, 6], [3, 4, 7]]  # every micro-batch holds members of both groups
+    total, metrics = _run(dsdr, samples, split, leaf)
+    pg, _ = _run(base, samples, split, leaf)
+    h = local_entropy(_padded(samples, "log_prob"), _padded(samples, "old_log_prob"), _mask(samples))
+    prompt_mean = ((w[:4] * h[:4]).sum() + (w[4:] * h[4:]).sum()) / 2
+    torch.testing.assert_close((pg - total).detach(), lam * prompt_mean, rtol=1e-5, atol=1e-7)
+    reported = sum(float(v) for m in metrics for v in m["dsdr/local_term"].values)
+    assert reported == pytest.approx(float(lam * prompt_mean), rel=1e-5)

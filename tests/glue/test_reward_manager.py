@@ -8,7 +8,8 @@ import torch
 from verl import DataProto
 
 from verl_dsdr.assets.tokenizer import build_tokenizer
-from verl_dsdr.reward_manager import VALIDATE_FLAG, DSDRRewardManager
+from verl_dsdr.glue.reward_manager import DSDRRewardManager
+from verl_dsdr.glue.wire import VALIDATE
 
 CORPUS = [
     "Compute 3 + 4 * 2. We have $4 \\cdot 2 = 8$ and $3 + 8 = 11$. So \\boxed{11}",
@@ -61,7 +62,7 @@ def test_wrong_response_gets_zero(manager, tokenizer):
 
 
 def test_validation_skips_training_only_work(manager, tokenizer):
-    out = asyncio.run(manager.run_single(_row(tokenizer, CORPUS[0], "11", **{VALIDATE_FLAG: True})))
+    out = asyncio.run(manager.run_single(_row(tokenizer, CORPUS[0], "11", **{VALIDATE: True})))
     info = out["reward_extra_info"]
     assert out["reward_score"] == 1.0
     assert "dsdr_embedding" not in info and "dsdr_formulas" not in info
@@ -73,3 +74,30 @@ def test_empty_and_huge_responses_keep_their_row(manager, tokenizer):
     huge = "$" + "{" * 5000 + "\\boxed{" + "1" * 200_000
     out = asyncio.run(manager.run_single(_row(tokenizer, huge, "11")))
     assert out["reward_score"] == 0.0 and len(out["reward_extra_info"]["dsdr_embedding"]) == 384
+
+
+def test_concurrent_trajectories_share_the_batched_encoder_and_keep_their_own_embedding(manager, tokenizer, monkeypatch):
+    """verl's reward loop runs many run_single calls at once in one worker: their embeddings go through
+    one shared MicroBatcher (batched encoder calls) and each trajectory gets its own vector back."""
+    texts = [f"Step {i}: we get $ {i} + {i} = {2 * i} $ so \\boxed{{{2 * i}}}" for i in range(1, 7)]
+    batcher = DSDRRewardManager._embed_batcher
+    sizes = []
+    encode = batcher.fn
+
+    def recording(items):
+        sizes.append(len(items))
+        return encode(items)
+
+    monkeypatch.setattr(batcher, "fn", recording)
+    monkeypatch.setattr(batcher, "window_s", 1.0)  # all six arrive within one window, even on a loaded machine
+
+    async def score_all():
+        return await asyncio.gather(*(manager.run_single(_row(tokenizer, t, "11")) for t in texts))
+
+    outs = asyncio.run(score_all())
+    assert sum(sizes) == 6 and max(sizes) > 1, sizes  # batched, every trajectory encoded once
+    decoded = [tokenizer.decode(tokenizer.encode(t), skip_special_tokens=True) for t in texts]
+    alone = encode(decoded)
+    got = np.asarray([o["reward_extra_info"]["dsdr_embedding"] for o in outs])
+    np.testing.assert_allclose(got, np.asarray(alone), atol=1e-5)
+    assert len({tuple(np.round(v, 4)) for v in got}) == 6  # six different responses, six different vectors

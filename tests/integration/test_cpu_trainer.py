@@ -28,7 +28,7 @@ def test_grpo_trains_two_steps_on_cpu(grpo):
 
 def test_workers_run_on_the_cpu_platform(grpo):
     assert grpo.run_info["worker_platforms"] == ["cpu"]
-    assert grpo.run_info["trainer"] == "GroupOutcomeTrainer"
+    assert grpo.run_info["trainer"] == "GroupPPOTrainerSync" and grpo.run_info["trainer_mode"] == "sync"
 
 
 def test_rollout_log_probs_agree_with_actor(grpo):
@@ -38,14 +38,26 @@ def test_rollout_log_probs_agree_with_actor(grpo):
 
 def test_dsdr_trains_two_steps_with_its_metrics(dsdr):
     assert dsdr.returncode == 0, dsdr.tail()
-    assert dsdr.run_info["trainer"] == "DSDRTrainer"
+    assert dsdr.run_info["trainer"] == "GroupPPOTrainerSync"
     for key in ("dsdr/d_mean", "dsdr/d_emb_mean", "dsdr/d_eq_mean", "dsdr/d_correct_mean", "dsdr/bonus_mean",
-                "dsdr/frac_all_correct", "dsdr/frac_all_wrong", "dsdr/coupling_weight_entropy",
+                "groups/frac_all_correct", "groups/frac_all_wrong", "dsdr/coupling_weight_entropy",
                 "dsdr/local_term", "dsdr/entropy_correct", "dsdr/entropy_incorrect", "dsdr/diversity_time_trainer_s"):
         assert len(dsdr.series(key)) == 2, key
     assert max(dsdr.series("dsdr/coupling_weight_max")) > 0, "no non-zero coupling weight"
     assert max(abs(v) for v in dsdr.series("dsdr/local_term")) > 0
     assert max(dsdr.series("actor/grad_norm")) > 0
+    assert_local_term_subtracted(dsdr)
+
+
+def assert_local_term_subtracted(run):
+    """verl logs the loss the actor back-propagated (``actor/loss``, summed over micro-batches) and its
+    policy part (``actor/pg_loss``); with no KL loss and no entropy bonus they differ by exactly the local
+    term the DSDR loss subtracted. Fails when the loss is not installed or drops the term."""
+    loss, pg, local = run.series("actor/loss"), run.series("actor/pg_loss"), run.series("dsdr/local_term")
+    assert len(loss) == len(pg) == len(local) > 0
+    for total, policy, term in zip(loss, pg, local):
+        assert term != 0
+        assert total == pytest.approx(policy - term, rel=1e-4, abs=1e-7)
 
 
 @pytest.mark.parametrize("estimator", ["setpo", "asym_grpo"])
@@ -61,10 +73,13 @@ def test_dsdr_full_entropy_estimator_trains(train):
     assert run.returncode == 0, run.tail()
     assert max(abs(v) for v in run.series("dsdr/local_term")) > 0
     assert run.series("actor/entropy_loss")  # verl computed the model's entropy for the exact estimator
+    assert_local_term_subtracted(run)
 
 
 def test_invalid_config_stops_before_ray(train):
     run = train("dsdr", 2, "algorithm.dsdr.tau=0")
     assert run.returncode != 0
     assert "algorithm.dsdr.tau" in run.log and "ray init kwargs" not in run.log
-    assert run.wall_s < 60
+    # Refused before Ray or the trainer started: no Ray instance, no trainer, no step.
+    assert "Started a local Ray instance" not in run.log and "[verl_dsdr] trainer" not in run.log
+    assert run.run_info == {} and run.metrics == []

@@ -1,8 +1,9 @@
-"""The only places where verl-dsdr touches verl internals, each small and named.
+"""The CPU backend's patches of verl internals, each small and named.
 
-Every function here works around one line of verl 0.9.1 and is guarded by
-:func:`check_verl_version`: on another verl version the CPU backend refuses to start with
-a message saying what to do, instead of patching code it has not been checked against.
+Every function here works around one line of verl 0.9.1 and is guarded by the package's one
+version check (:func:`verl_dsdr.glue.verl_private.check_verl_version`, which also guards every
+other place that follows verl's private names): on another verl version the CPU backend refuses
+to start with a message saying what to do, instead of patching code it has not been checked against.
 """
 
 from __future__ import annotations
@@ -10,25 +11,9 @@ from __future__ import annotations
 import functools
 import os
 
-SUPPORTED_VERL_VERSION = "0.9.1"
+from verl_dsdr.glue.verl_private import UnsupportedVerlVersion, check_verl_version
 
-
-class UnsupportedVerlVersion(RuntimeError):
-    """The installed verl is not the version the CPU backend's patches were written against."""
-
-
-def check_verl_version(version: str | None = None) -> None:
-    """Raise a readable error unless verl is the version these patches were written against."""
-    if version is None:
-        import verl
-
-        version = getattr(verl, "__version__", "unknown")
-    if version != SUPPORTED_VERL_VERSION:
-        raise UnsupportedVerlVersion(
-            f"verl-dsdr's CPU backend patches verl {SUPPORTED_VERL_VERSION} internals, but verl {version} is installed. "
-            f"Install the supported version (pip install 'verl[verl-core]=={SUPPORTED_VERL_VERSION}') or run on GPUs "
-            "without the CPU preset (unset VERL_PLATFORM)."
-        )
+__all__ = ["UnsupportedVerlVersion", "check_verl_version", "cpu_backend_requested", "install_cpu_backend"]
 
 
 def cpu_process_group_backend(requested: str | None) -> str | None:
@@ -87,19 +72,6 @@ def register_cpu_rollout() -> None:
 
     RolloutReplicaRegistry.register(ROLLOUT_NAME, _load)
     rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = ADAPTER_FQN
-
-
-def set_replay_poll_interval(replay_buffer, seconds: float) -> None:
-    """Set how often verl's replay buffer polls TransferQueue for finished rollouts.
-
-    ``verl/trainer/ppo/v1/replay_buffer.py:144`` defaults ``poll_interval`` to 2.0 s and
-    ``verl/trainer/ppo/v1/trainer_base.py:155`` builds the buffer without passing it, so every
-    generation phase is rounded up to a multiple of 2 s. On the CPU backend, where a whole
-    step takes seconds, that rounding dominates step time and hides real differences.
-    """
-    if seconds <= 0:
-        raise ValueError(f"trainer.v1.sampler.poll_interval must be > 0 seconds, got {seconds}")
-    replay_buffer.poll_interval = float(seconds)
 
 
 def patch_offload_pinning() -> None:

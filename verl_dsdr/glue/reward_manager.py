@@ -8,10 +8,12 @@ reward_loop``). DSDR's per-trajectory work lives here so its cost hides behind r
 - ``dsdr_formulas``: the formula set ``S(o)`` of Eq. 7 as sorted canonical keys;
 - ``dsdr_embedding``: the L2-normalised response embedding of Eq. 4 (list of floats).
 
-They travel to the trainer in ``reward_extra_info`` (``extra_fields`` in TransferQueue),
-where :class:`verl_dsdr.trainer.DSDRTrainer` computes the group statistics. Embeddings of
-trajectories that finish together are encoded as one batch (:class:`MicroBatcher`).
-Validation skips formulas and embeddings unless ``algorithm.dsdr.diversity_in_validation``.
+They travel to the trainer in ``reward_extra_info`` (the field names and their encoding are
+:mod:`verl_dsdr.glue.wire`), where the group trainer computes the group statistics. What is
+computed follows the method's entry in :data:`verl_dsdr.methods.METHODS`. Embeddings of
+trajectories that finish together, from every concurrent ``run_single`` of a worker, are
+encoded as one batch through one shared :class:`MicroBatcher`. Validation skips formulas and
+embeddings unless ``algorithm.dsdr.diversity_in_validation``.
 """
 
 from __future__ import annotations
@@ -26,22 +28,20 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
+from verl_dsdr.glue.wire import encode_extras, is_validation
+from verl_dsdr.methods import method, method_of, settings_of
+from verl_dsdr.methods.dsdr.config import DSDRConfig
 from verl_dsdr.scoring.correctness import compute_score as default_compute_score
 from verl_dsdr.scoring.formulas import extract_formulas
 from verl_dsdr.utils.batching import MicroBatcher
 
 logger = logging.getLogger(__name__)
 
-VALIDATE_FLAG = "dsdr_validate"  # set on validation prompts by DSDRTrainer._validate
-EMBEDDING_ESTIMATORS = ("dsdr", "setpo")
-FORMULA_ESTIMATORS = ("dsdr",)
 
-
-def is_validation(non_tensor: dict) -> bool:
-    if VALIDATE_FLAG in non_tensor:
-        return bool(non_tensor[VALIDATE_FLAG])
-    extra = non_tensor.get("extra_info") or {}
-    return isinstance(extra, dict) and str(extra.get("split", "")).lower() in ("test", "val", "validation")
+def _needs(config) -> tuple[bool, bool]:
+    """(embeddings, formulas) the configured method needs from the reward loop."""
+    spec = method_of(config)
+    return (bool(spec and spec.needs_embeddings), bool(spec and spec.needs_formulas))
 
 
 @register("dsdr")
@@ -55,10 +55,9 @@ class DSDRRewardManager(RewardManagerBase):
         super().__init__(config, tokenizer, compute_score)
         self.compute_score = compute_score or default_compute_score
         self.is_async_score = inspect.iscoroutinefunction(self.compute_score)
-        algorithm = config.algorithm
-        self.dsdr = algorithm.dsdr
-        self.need_embeddings = algorithm.adv_estimator in EMBEDDING_ESTIMATORS
-        self.need_formulas = algorithm.adv_estimator in FORMULA_ESTIMATORS
+        # One encoder and formula setting for every method (algorithm.dsdr.embedder / .formulas).
+        self.dsdr: DSDRConfig = settings_of(config, method("dsdr"))
+        self.need_embeddings, self.need_formulas = _needs(config)
 
     @classmethod
     def init_class(cls, config, tokenizer) -> None:
@@ -66,14 +65,14 @@ class DSDRRewardManager(RewardManagerBase):
         if cls._class_initialized:
             return
         super().init_class(config, tokenizer)
-        if config.algorithm.adv_estimator not in EMBEDDING_ESTIMATORS:
+        if not _needs(config)[0]:
             return
         from verl_dsdr.scoring.embedder import ResponseEmbedder
 
-        e = config.algorithm.dsdr.embedder
+        e = settings_of(config, method("dsdr")).embedder
         start = time.perf_counter()
         cls._embedder = ResponseEmbedder(
-            model=e.model, device=e.device, batch_size=int(e.batch_size), max_tokens=int(e.max_tokens), chunking=e.chunking
+            model=e.model, device=e.device, batch_size=e.batch_size, max_tokens=e.max_tokens, chunking=e.chunking
         )
         loaded = time.perf_counter() - start
         per_response = cls._embedder.measure_cost()
@@ -90,7 +89,7 @@ class DSDRRewardManager(RewardManagerBase):
                 "%s. A GPU is visible but the embedder runs on CPU: set algorithm.dsdr.embedder.device=cuda "
                 "if rollout leaves it time to hide behind.", message
             )
-        cls._embed_batcher = MicroBatcher(cls._embedder.encode, max_batch=int(e.batch_size) * 4, window_s=0.01)
+        cls._embed_batcher = MicroBatcher(cls._embedder.encode, max_batch=e.batch_size * 4, window_s=0.01)
 
     async def _score(self, data_source: str, text: str, ground_truth: str, extra_info: dict) -> dict:
         kwargs = dict(data_source=data_source, solution_str=text, ground_truth=ground_truth, extra_info=extra_info)
@@ -112,22 +111,21 @@ class DSDRRewardManager(RewardManagerBase):
             str(non_tensor["data_source"]), text, str(non_tensor["reward_model"]["ground_truth"]), extra_info
         )
         score = float(result["score"])
-        correct = 1.0 if bool(result.get("acc", score > 0)) else 0.0
+        correct = bool(result.get("acc", score > 0))
         extras: dict[str, Any] = {k: v for k, v in result.items() if k != "score"}
-        extras["acc"] = correct
-        extras["dsdr_correct"] = correct
-        if not is_validation(non_tensor) or bool(self.dsdr.diversity_in_validation):
+        extras["acc"] = 1.0 if correct else 0.0
+        formulas = embedding = seconds = None
+        if not is_validation(non_tensor) or self.dsdr.diversity_in_validation:
             start = time.perf_counter()
             if self.need_formulas:  # off the event loop: sympy mode may wait on its hard time limit
-                canonical, limit = str(self.dsdr.formulas.canonical), float(self.dsdr.formulas.time_limit)
+                canonical, limit = self.dsdr.formulas.canonical, self.dsdr.formulas.time_limit
                 formulas = await asyncio.get_running_loop().run_in_executor(
                     None, lambda: extract_formulas(text, canonical=canonical, time_limit=limit)
                 )
-                extras["dsdr_formulas"] = sorted(formulas)
             if self.need_embeddings:
-                vector = await self._embed_batcher.submit(text)
-                extras["dsdr_embedding"] = [float(v) for v in vector]
-            extras["dsdr_scoring_seconds"] = time.perf_counter() - start
+                embedding = await self._embed_batcher.submit(text)
+            seconds = time.perf_counter() - start
+        extras.update(encode_extras(correct, formulas, embedding, seconds))
         return {"reward_score": score, "reward_extra_info": extras}
 
 

@@ -1,11 +1,11 @@
 """The Ray actor that builds and runs the trainer (verl-dsdr's counterpart of ``TaskRunnerV1``).
 
-verl's ``TaskRunnerV1`` (``verl/trainer/main_ppo.py``) picks the trainer class from
-``trainer.v1.trainer_mode``, where any mode but ``sync`` switches on asynchronous semantics.
-DSDR needs a *sync* trainer subclass, so this runner chooses the class from
-``algorithm.adv_estimator`` instead and otherwise follows the same sequence through verl's
-public pieces: TransferQueue, ``trainer.init()``, the agent-loop manager, ``trainer.fit()``.
-It lives in an importable module so Ray pickles it by reference.
+verl's ``TaskRunnerV1`` (``verl/trainer/main_ppo.py``) picks the trainer class with
+``get_trainer_cls(trainer.v1.trainer_mode)``. This runner takes the same class and puts the
+group trainer on top (:func:`verl_dsdr.glue.group_trainer.trainer_class_for`), then follows
+the same sequence through verl's public pieces: TransferQueue, ``trainer.init()``, the
+agent-loop manager, ``trainer.fit()``. It lives in an importable module so Ray pickles it by
+reference.
 """
 
 from __future__ import annotations
@@ -15,25 +15,6 @@ import os
 
 import ray
 from omegaconf import DictConfig, OmegaConf
-
-# Estimators whose inputs (embeddings, formula sets, correctness) only the DSDR trainer gathers.
-GROUP_DIVERSITY_ESTIMATORS = ("dsdr", "setpo")
-
-
-def trainer_class_for(config: DictConfig):
-    """DSDRTrainer for the group-diversity estimators; verl's sync trainer (plus group-outcome
-    metrics) for every other estimator; verl's registered trainer for the async modes."""
-    if config.algorithm.adv_estimator in GROUP_DIVERSITY_ESTIMATORS:
-        from verl_dsdr.trainer import DSDRTrainer
-
-        return DSDRTrainer
-    if config.trainer.v1.trainer_mode == "sync":
-        from verl_dsdr.trainer import GroupOutcomeTrainer
-
-        return GroupOutcomeTrainer
-    from verl.trainer.ppo.v1 import get_trainer_cls
-
-    return get_trainer_cls(config.trainer.v1.trainer_mode)
 
 
 def _worker_platform(trainer) -> list[str]:
@@ -58,6 +39,8 @@ class TaskRunner:
         from verl.utils.import_utils import load_class_from_fqn
         from verl.utils.logging_utils import configure_verl_logging
 
+        from verl_dsdr.glue.group_trainer import trainer_class_for
+
         configure_verl_logging()
         trainer_cls = trainer_class_for(config)
         config.transfer_queue.enable = True
@@ -69,7 +52,8 @@ class TaskRunner:
             trainer.init()
             platforms = _worker_platform(trainer)
             print(f"[verl_dsdr] trainer {trainer_cls.__name__}; worker platforms: {platforms}", flush=True)
-            self._write_run_info({"trainer": trainer_cls.__name__, "worker_platforms": platforms})
+            self._write_run_info({"trainer": trainer_cls.__name__, "trainer_mode": str(config.trainer.v1.trainer_mode),
+                                  "worker_platforms": platforms})
             fqn = config.actor_rollout_ref.rollout.get("agent", {}).get("agent_loop_manager_class")
             manager_cls = load_class_from_fqn(fqn, "AgentLoopManager") if fqn else AgentLoopManagerTQ
             manager = manager_cls.create(

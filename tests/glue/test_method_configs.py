@@ -1,0 +1,112 @@
+"""Each method's typed settings: the one definition of keys, defaults and ranges, and the registry."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from verl_dsdr.methods import METHODS, method
+from verl_dsdr.methods.dsdr.config import DSDRConfig, local_term_note
+from verl_dsdr.methods.params import ConfigError, build, defaults_tree, describe
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "ALGORITHM.md"
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_entry_yaml_holds_exactly_the_dataclass_defaults(compose_config, name):
+    section = OmegaConf.to_container(compose_config().algorithm[name])
+    assert section == defaults_tree(METHODS[name].config_cls)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_verls_config_machinery_builds_each_section(compose_config, name):
+    from verl.utils.config import omega_conf_to_dataclass
+
+    section = compose_config().algorithm[name]
+    cls = METHODS[name].config_cls
+    assert omega_conf_to_dataclass(section, cls) == cls()  # typed, as verl builds its own sections
+    assert omega_conf_to_dataclass(section) == cls()  # through _target_, as verl's instantiate does
+    assert build(cls, section) == cls()
+
+
+def test_every_field_has_a_meaning_and_docs_name_it():
+    text = DOCS.read_text()
+    for spec in METHODS.values():
+        for key, _default, allowed, _symbol, _eq, doc in describe(spec.config_cls):
+            assert doc and allowed, key
+            assert f"`{key}`" in text, f"docs/ALGORITHM.md does not map {key}"
+
+
+def test_constructing_a_bad_value_in_python_names_the_key():
+    with pytest.raises(ConfigError, match=r"algorithm\.dsdr\.tau"):
+        DSDRConfig(tau=0.0)
+    with pytest.raises(ConfigError, match=r"algorithm\.dsdr\.embedder\.batch_size"):
+        build(DSDRConfig, {"embedder": {"batch_size": 0}})
+    assert DSDRConfig(tau=2).tau == 2.0 and isinstance(DSDRConfig(tau=2).tau, float)
+
+
+def test_registry_describes_what_each_method_needs():
+    assert method("grpo") is None
+    dsdr, setpo, asym = method("dsdr"), method("setpo"), method("asym_grpo")
+    assert (dsdr.needs_embeddings, dsdr.needs_formulas, dsdr.loss is not None) == (True, True, True)
+    assert (setpo.needs_embeddings, setpo.needs_formulas, setpo.loss) == (True, False, None)
+    assert (asym.needs_reward_extras, asym.group_step) == (False, None)
+    assert all(spec.min_group_size == 2 for spec in METHODS.values())
+
+
+def test_registered_estimators_are_the_registry(compose_config):
+    from verl.trainer.ppo.core_algos import get_adv_estimator_fn
+
+    from verl_dsdr.registration import register_all
+
+    register_all()
+    for name in METHODS:
+        assert get_adv_estimator_fn(name).__module__ == METHODS[name].estimator_module
+
+
+@pytest.mark.parametrize(
+    "estimator, manager", [("dsdr", "dsdr"), ("setpo", "dsdr"), ("asym_grpo", "naive"), ("grpo", "naive")]
+)
+def test_main_ppo_asks_the_registry_for_the_reward_manager(compose_config, estimator, manager):
+    from verl_dsdr.main_ppo import apply_method_settings
+
+    config = compose_config(f"algorithm.adv_estimator={estimator}")
+    apply_method_settings(config)
+    assert config.reward.reward_manager.name == manager
+
+
+def test_full_entropy_estimator_turns_on_the_lean_exact_path(compose_config):
+    from verl_dsdr.main_ppo import apply_method_settings
+
+    config = compose_config("algorithm.adv_estimator=dsdr", "algorithm.dsdr.entropy_estimator=full")
+    apply_method_settings(config)
+    actor = config.actor_rollout_ref.actor
+    assert (actor.calculate_entropy, actor.entropy_from_logits_with_chunking, actor.entropy_checkpointing) == (
+        True, True, True)
+    # verl's engine reads the two switches from its fsdp_config, which follows the actor's keys
+    engine = config.actor_rollout_ref.actor.fsdp_config
+    assert engine.entropy_from_logits_with_chunking is True and engine.entropy_checkpointing is True
+    plain = compose_config("algorithm.adv_estimator=dsdr")
+    apply_method_settings(plain)
+    assert plain.actor_rollout_ref.actor.calculate_entropy is False
+
+
+@pytest.mark.parametrize("agg, says", [("seq-mean-token-sum", True), ("token-sum", True), ("token-mean", False),
+                                       ("seq-mean-token-mean", False), ("seq-mean-token-sum-norm", False)])
+def test_sum_type_loss_agg_modes_are_stated_at_start_up(compose_config, capsys, agg, says):
+    from verl_dsdr.main_ppo import apply_method_settings
+
+    config = compose_config("algorithm.adv_estimator=dsdr", f"actor_rollout_ref.actor.loss_agg_mode={agg}")
+    apply_method_settings(config)
+    out = capsys.readouterr().out
+    assert (f"actor.loss_agg_mode={agg}" in out) is says
+    if says:
+        assert "seq-mean-token-mean" in out and "lambda_l" in out
+    assert local_term_note(agg, 0.0, 100) is None  # lambda_l = 0: there is no local term to speak of
+
+
+def test_settings_are_frozen_dataclasses():
+    assert all(dataclasses.is_dataclass(spec.config_cls) for spec in METHODS.values())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DSDRConfig().tau = 1.0  # type: ignore[misc]

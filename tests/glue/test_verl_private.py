@@ -1,0 +1,59 @@
+"""The one module that follows verl's private names: version check, poll interval, padding tags."""
+
+from types import SimpleNamespace
+
+import pytest
+from omegaconf import OmegaConf
+
+from verl_dsdr.glue import verl_private
+from verl_dsdr.glue.group_trainer import GroupTrainerMixin
+
+
+def test_one_version_check_names_the_problem_and_the_fix():
+    verl_private.check_verl_version("0.9.1")
+    with pytest.raises(verl_private.UnsupportedVerlVersion) as error:
+        verl_private.check_verl_version("0.10.0")
+    message = str(error.value)
+    assert "0.10.0" in message and "0.9.1" in message and "pip install" in message
+
+
+def test_the_cpu_backend_uses_the_same_version_check():
+    from verl_dsdr.cpu import patches
+
+    assert patches.check_verl_version is verl_private.check_verl_version
+
+
+def test_replay_poll_interval_is_settable_and_checked():
+    class Buffer:
+        poll_interval = 2.0
+
+    buffer = Buffer()
+    verl_private.set_replay_poll_interval(buffer, 0.05)
+    assert buffer.poll_interval == 0.05
+    with pytest.raises(ValueError, match="poll_interval"):
+        verl_private.set_replay_poll_interval(buffer, 0)
+
+
+class _Buffer:
+    poll_interval = 2.0
+
+
+class _BaseTrainer:
+    def _build_replay_buffer(self):  # stands in for PPOTrainer._build_replay_buffer (trainer_base.py:139)
+        return _Buffer()
+
+
+class _Trainer(GroupTrainerMixin, _BaseTrainer):
+    pass
+
+
+@pytest.mark.parametrize("seconds, expected", [(0.05, 0.05), (None, 2.0)])
+def test_group_trainer_applies_the_poll_interval_in_every_mode(seconds, expected):
+    trainer = _Trainer()
+    trainer.config = OmegaConf.create({"trainer": {"v1": {"sampler": {"poll_interval": seconds}}}})
+    assert trainer._build_replay_buffer().poll_interval == expected
+
+
+def test_padding_rows_follow_verls_tag():
+    batch = SimpleNamespace(tags=[{}, {"is_padding": True}, {"is_padding": False}])
+    assert verl_private.padding_rows(batch) == [False, True, False]
