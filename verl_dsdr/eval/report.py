@@ -132,6 +132,8 @@ def markdown_table(metrics: dict, protocols: Mapping[str, str | None] | None = N
             other.append(method)
     lines: list[str] = []
     if paper:
+        avg_entries = [e for by in paper.values() for e in (by.get("avg16") or {}).values()]
+        avg_n = _n_label(avg_entries) if avg_entries else "16"
         lines += _header(["Method"], benchmarks)
         for row, by_protocol in paper.items():
             halves = {p: [(by_protocol.get(p) or {}).get(b) for b in benchmarks] for p in PAPER_PROTOCOLS}
@@ -139,9 +141,10 @@ def markdown_table(metrics: dict, protocols: Mapping[str, str | None] | None = N
             cells = [f"{_pct(a)} / {_pct(b)}" for a, b in zip(values["pass1"], values["avg16"])]
             avg = f"{_pct(_mean(values['pass1']))} / {_pct(_mean(values['avg16']))}"
             lines.append(f"| {row} | " + " | ".join(cells) + f" | {avg} |")
-        lines += ["", "Cells: Pass@1 / Avg@16 in %, as the paper's Table 1. Pass@1: the `pass1` samples (one per "
-                  "problem at temperature 0.1). Avg@16: accuracy over each problem's `avg16` samples (16 at "
-                  "temperature 0.7, top_p 0.9), averaged over problems. `–`: that protocol was not evaluated.", ""]
+        lines += ["", f"Cells: Pass@1 / Avg@{avg_n} in %, as the paper's Table 1 (Pass@1 / Avg@16). Pass@1: the "
+                  "`pass1` samples (the paper: one per problem at temperature 0.1). Avg@n: accuracy over each "
+                  "problem's n `avg16` samples (the paper: 16 at temperature 0.7, top_p 0.9), averaged over "
+                  "problems. The settings used are in provenance.json. `–`: that protocol was not evaluated.", ""]
     if other:
         lines += _header(["Method", "n"], benchmarks)
         for method in other:
