@@ -149,7 +149,7 @@ def test_table_pairs_pass1_and_avg16_as_the_paper(tmp_path):
     assert "| Method | AIME24 | Avg. |" in md
     assert "| dsdr | 50.0 / 37.5 | 50.0 / 37.5 |" in md  # Pass@1 = 1/2; Avg@16 = mean(2/4, 1/4)
     assert "| grpo | – / 50.0 | – / 50.0 |" in md  # no pass1 samples for grpo
-    assert "Cells: Pass@1 / Avg@2–4 in %" in md  # the n actually sampled (4 for dsdr, 2 for grpo), not a fixed 16
+    assert "Cells: Pass@1 / Avg@1–4 in %" in md  # the n actually sampled (4 for dsdr, 1 for grpo), not a fixed 16
 
 
 def test_table_without_protocols_shows_one_number_per_cell():
