@@ -358,12 +358,6 @@ class BoundedRunner:
                         starting += 1
                 if not warm and not starting:
                     return Outcome("crashed", detail=f"no worker could start ({self._start_failures} failures in a row)")
-                now = time.monotonic()
-                if warm:
-                    busy_waited += now - last
-                else:
-                    start_waited += now - last
-                last = now
                 if warm and wait is not None and busy_waited >= wait:
                     self.stats["busy"] += 1
                     return Outcome("busy", detail=f"every worker busy for {wait:g} s", startup_wait=start_waited,
@@ -380,7 +374,7 @@ class BoundedRunner:
                     self._cond.wait(pause)
                 finally:
                     self._waiting -= 1
-                # record the wait against the state that held while waiting
+                # charge the wait to the state that held while waiting (every change notifies)
                 now = time.monotonic()
                 if warm:
                     busy_waited += now - last
