@@ -41,7 +41,6 @@ __all__ = [
     "generate_hf",
     "generate_vllm",
     "SampleWriter",
-    "write_samples",
     "method_name",
     "check_model",
     "settings_from_args",
@@ -365,22 +364,6 @@ class SampleWriter:
             handle.flush()
             os.fsync(handle.fileno())
         self.done.add(problem.key)
-
-
-def write_samples(
-    path: str | Path,
-    method: str,
-    problems: Sequence[Problem],
-    responses: Sequence[Sequence[str]],
-    sampling: dict[str, Any] | None = None,
-) -> Path:
-    """One JSON line per response, problems in file order, samples in draw order (replaces ``path``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for problem, texts in zip(problems, responses, strict=True):
-            handle.write(_rows(method, problem, texts, sampling))
-    return path
 
 
 def method_name(model: str) -> str:
