@@ -11,8 +11,11 @@ from verl_dsdr.scoring import correctness
 from verl_dsdr.scoring.correctness import TAIL_CHARS, compute_score, extract_answer, score_correctness
 
 
-def test_extract_boxed_last_and_nested():
-    assert extract_answer(r"first \boxed{1}, finally \boxed{\frac{1}{\sqrt{2}}}.") == r"\frac{1}{\sqrt{2}}"
+def test_extract_boxed_all_and_nested():
+    # every box counts: two different boxes are two values (math-verify reads them as a set)
+    assert extract_answer(r"first \boxed{1}, finally \boxed{\frac{1}{\sqrt{2}}}.") == r"1, \frac{1}{\sqrt{2}}"
+    assert extract_answer(r"so \boxed{\frac{1}{\sqrt{2}}}, that is \boxed{ \frac{1}{\sqrt{2}} }.") == r"\frac{1}{\sqrt{2}}"
+    assert extract_answer(r"\boxed{\boxed{5}}") == "5"
     assert extract_answer(r"\fbox{7}") == "7"
     assert extract_answer(r"\boxed{$12$}") == "12"
     assert extract_answer("no answer at all") is None

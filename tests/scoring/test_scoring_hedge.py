@@ -6,7 +6,7 @@ Each pair is scored end to end with ``score_correctness``; the expected values a
 
 import pytest
 
-from verl_dsdr.scoring.answers import answer_candidates, final_answer
+from verl_dsdr.scoring.answers import answer_candidates, extract_answer
 from verl_dsdr.scoring.correctness import score_correctness
 from verl_dsdr.scoring.hedge import hedge_reason
 
@@ -34,7 +34,7 @@ HEDGES = [
 @pytest.mark.parametrize("response, truth, source", HEDGES)
 def test_hedged_answers_score_zero(response, truth, source):
     assert score_correctness(response, truth, data_source=source) == 0.0
-    assert hedge_reason(final_answer(response, source), truth) is not None
+    assert hedge_reason(extract_answer(response, source), truth) is not None
 
 
 HONEST = [
@@ -95,10 +95,10 @@ def test_agrees_with_math_verify(response, truth, expected):
 
 def test_candidates_follow_the_form_and_dedupe():
     assert answer_candidates(r"\boxed{3} then \boxed{ 3 } then \boxed{4}") == ["3", "4"]
-    assert final_answer(r"\boxed{3} then \boxed{4}") == "3, 4"
+    assert extract_answer(r"\boxed{3} then \boxed{4}") == "3, 4"
     # an unclosed (truncated) box means no boxed answer; the Answer: line is the fallback
     assert answer_candidates("\\boxed{3} and \\boxed{4\nAnswer: 7") == ["7"]
-    assert final_answer("no answer") is None
+    assert extract_answer("no answer") is None
 
 
 def test_hedge_reasons_name_the_rule():

@@ -13,7 +13,6 @@ from typing import Any
 _EXPORTS = {
     "score_correctness": "correctness",
     "extract_answer": "answers",
-    "final_answer": "answers",
     "hedge_reason": "hedge",
     "last_boxed": "boxed",
     "compute_score": "correctness",

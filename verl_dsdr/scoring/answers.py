@@ -8,7 +8,7 @@ A response's final answers are searched in its last ``TAIL_CHARS`` characters, i
 Data sources whose name contains "dapo" use the DAPO form and fall back to boxes; every other
 data source uses boxes and falls back to the DAPO form. All answers of the chosen form count:
 several different ones are several candidate values (the hedge rule in ``hedge.py`` decides), as
-math-verify reads several boxes as a set.
+math-verify reads several boxes as a set; ``extract_answer`` joins them with ``", "``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ __all__ = [
     "TAIL_CHARS",
     "answer_candidates",
     "extract_answer",
-    "final_answer",
     "strip_answer",
     "boxed_answer",
     "fast_key",
@@ -102,13 +101,8 @@ def answer_candidates(response: str, data_source: str | None = None) -> list[str
     return []
 
 
-def final_answer(response: str, data_source: str | None = None) -> str | None:
-    """The answer the response gives: its one candidate, or several joined with ``", "``."""
+def extract_answer(response: str, data_source: str | None = None) -> str | None:
+    """The answer the response gives (what is scored): its one candidate, or several joined with
+    ``", "`` (several values); None when there is none."""
     candidates = answer_candidates(response, data_source)
     return ", ".join(candidates) if candidates else None
-
-
-def extract_answer(response: str, data_source: str | None = None) -> str | None:
-    """The last final answer of the response (see the module docstring), or None if there is none."""
-    candidates = answer_candidates(response, data_source)
-    return candidates[-1] if candidates else None

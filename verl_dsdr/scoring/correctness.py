@@ -19,7 +19,7 @@ import logging
 import time
 from typing import Any, Iterable
 
-from verl_dsdr.scoring.answers import TAIL_CHARS, extract_answer, fast_key, final_answer, strip_answer
+from verl_dsdr.scoring.answers import TAIL_CHARS, extract_answer, fast_key, strip_answer
 from verl_dsdr.scoring.hedge import hedge_reason
 
 __all__ = [
@@ -88,7 +88,7 @@ def score_correctness(
     if not time_limit > 0:
         raise ValueError(f"score_correctness: time_limit must be > 0 seconds, got {time_limit!r}")
     try:
-        answer = final_answer(response, data_source)
+        answer = extract_answer(response, data_source)
         truths = _ground_truths(ground_truth)
     except Exception:  # pathological input (e.g. an object whose str() raises)
         _log.debug("answer extraction failed", exc_info=True)
