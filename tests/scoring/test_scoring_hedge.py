@@ -23,6 +23,7 @@ HEDGES = [
     ("Answer: 3\nAnswer: 5", "5", "math_dapo"),  # several Answer: lines too
     (r"\boxed{3 = 5}", "5", None),  # a value before the relation
     (r"\boxed{2+3 = 5}", "5", None),
+    (r"\boxed{\frac{1}{2} = 5}", "5", None),
     (r"\boxed{3 \text{ if } x = 5}", "5", None),
     (r"\boxed{x = 3 \Rightarrow x = 5}", "5", None),  # more relations than the gold
     (r"\boxed{5 \text{ (we rejected 3)}}", "5", None),  # words beyond the answer
@@ -59,6 +60,13 @@ HONEST = [
     (r"\boxed{\pm 5}", r"\pm 5", None),
     (r"\boxed{x^2+2x+1}", "(x+1)^2", None),
     (r"\boxed{1{,}000}", "1000", None),  # a thousands separator is one value
+    (r"\boxed{1,\!000}", "1000", None),
+    (r"\boxed{\theta = \frac{\pi}{4}}", r"\frac{\pi}{4}", None),  # a Greek letter is a name
+    (r"\boxed{\angle ABC = 30^\circ}", "30", None),  # so is a point name
+    (r"\boxed{m+n = 17}", "17", None),
+    (r"\boxed{x = 1 \text{ or } x = 2}", "1, 2", None),  # one relation per value of a list
+    (r"\boxed{12 \text{ square units}}", "12", None),
+    (r"\boxed{\$18.90}", "18.90", None),
 ]
 
 

@@ -7,10 +7,13 @@ comparison, an answer is refused (scores 0) when, compared with the ground truth
    several different boxes) while the ground truth is no list, set, tuple or interval (has no
    ``,`` or ``;`` anywhere, no ``\\pm``, no "or"/"and");
 2. holds more relations (``=``, ``<``, ``\\le``, ``\\approx``, ``\\Rightarrow`` ...) than the ground
-   truth, counting at least one as allowed (``x = 5`` is fine for ``5``);
+   truth, counting at least one as allowed (``x = 5`` is fine for ``5``), and one per value
+   when the ground truth is a list (``x = 1 or x = 2`` for ``1, 2``);
 3. has, in its one relation (when the ground truth has none), a left side that is not a name:
-   a number before the relation (``3 = 5``, ``2+3 = 5``, ``3 if x = 5``) or a word of three or
-   more letters that is no math name (``Note that x = 5``);
+   a number before the relation (``3 = 5``, ``2+3 = 5``, ``3 if x = 5``), no letter or named
+   symbol at all (``\\frac{1}{2} = 5``), a short English word (``so x = 5``) or a word of three
+   or more letters that is no math name and no upper-case point name (``Note that x = 5``;
+   ``\\theta = ..``, ``AB = ..``, ``\\angle ABC = ..`` are names);
 4. has words beyond the answer: a run of two or more letters (outside LaTeX command names,
    ``\\text{..}`` contents included) that is not in the ground truth, not a math name
    (``sin``, ``log``, ``gcd`` ...) and not a unit (``cm``, ``degrees`` ...), unless all its letters
@@ -39,6 +42,11 @@ _NOT_NAMES = frozenset("if is so we as be by of on to at it an no or and but not
 _SEPARATOR_WORDS = frozenset({"or", "and"})
 
 _COMMAND = re.compile(r"\\[A-Za-z]+")
+_SPACING = re.compile(r"\\[,;:!> ]")
+# Commands that are part of a value, not a name: a left side made only of these and digits is a value.
+_VALUE_COMMANDS = frozenset(
+    "frac dfrac tfrac sqrt cdot times div pi infty left right pm mp circ text mathrm mbox textbf displaystyle".split()
+)
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _LETTER = re.compile(r"[^\W\d_]")
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
@@ -87,9 +95,13 @@ def _letters(text: str) -> set[str]:
 
 def names_several_values(text: str) -> bool:
     """Whether ``text`` lists several values: a top-level ``,``/``;``, ``\\pm``, "or", "and"."""
-    if _PLUS_MINUS.search(text) or _SEPARATOR_WORDS & set(_words(text)):
-        return True
-    return bool(re.search(r"[,;]", _top_level(_THOUSANDS.sub("0", text))))
+    return _parts(text) > 1 or bool(_PLUS_MINUS.search(text))
+
+
+def _parts(text: str) -> int:
+    """How many values a list names: its top-level ``,``/``;`` and "or"/"and" words, plus one."""
+    separators = len(re.findall(r"[,;]", _top_level(_THOUSANDS.sub("0", _SPACING.sub("", text)))))
+    return 1 + separators + sum(1 for word in _words(text) if word in _SEPARATOR_WORDS)
 
 
 def _is_collection(truth: str) -> bool:
@@ -103,23 +115,29 @@ def _allowed(word: str, truth_words: set[str], truth_letters: set[str]) -> bool:
 
 def hedge_reason(answer: str, truth: str) -> str | None:
     """Why ``answer`` says more than one answer, judged against ``truth``; None for a clean answer."""
-    if names_several_values(answer) and not _is_collection(truth):
+    collection = _is_collection(truth)
+    if names_several_values(answer) and not collection:
         return "names several values where the ground truth has one"
     relations = list(_RELATION.finditer(_top_level(answer)))
     truth_relations = len(_RELATION.findall(_top_level(truth)))
-    if len(relations) > max(1, truth_relations):
+    # against a list, each value may carry its own relation: x = 1 or x = 2
+    allowed_relations = max(1, truth_relations, _parts(answer) if collection else 1)
+    if len(relations) > allowed_relations:
         return "holds more relations than the ground truth"
-    truth_words = set(_words(truth))
+    truth_words = set(_words(truth)) | (_SEPARATOR_WORDS if collection else set())
     truth_letters = _letters(truth)
     value = answer
     if len(relations) == 1 and truth_relations == 0:
         cut = relations[0]
         left, value = answer[: cut.start()], answer[cut.end() :]
-        if re.search(r"\d", _top_level(left)) or not _letters(left):
+        names = _letters(left) | {c[1:] for c in _COMMAND.findall(left)} - _VALUE_COMMANDS
+        if re.search(r"\d", _top_level(left)) or not names:
             return "a value stands before the relation"
-        for word in _words(left):
-            if word in _NOT_NAMES or (len(word) > 2 and not _allowed(word, truth_words, truth_letters)):
-                return f"the relation's left side is not a name ({word!r})"
+        for word in _WORD.findall(_COMMAND.sub(" ", left)):
+            point_name = word.isupper() and len(word) <= 4  # ABC in \angle ABC = 30^\circ
+            lower = word.lower()
+            if lower in _NOT_NAMES or (len(word) > 2 and not point_name and not _allowed(lower, truth_words, truth_letters)):
+                return f"the relation's left side is not a name ({lower!r})"
     extra = sorted({w for w in _words(value) if not _allowed(w, truth_words, truth_letters)})
     if extra:
         return f"words beyond the answer: {', '.join(extra[:5])}"
