@@ -67,6 +67,9 @@ HONEST = [
     (r"\boxed{x = 1 \text{ or } x = 2}", "1, 2", None),  # one relation per value of a list
     (r"\boxed{12 \text{ square units}}", "12", None),
     (r"\boxed{\$18.90}", "18.90", None),
+    # Minerva's few-shot wrapper, common in Qwen-Math output
+    ("so 12 of them.\nFinal Answer: The final answer is $12,000,023$. I hope it is correct.", "12000023", None),
+    ("Final Answer: The final answer is 7.78.", "7.78", "math_dapo"),
 ]
 
 
@@ -88,6 +91,10 @@ MATH_VERIFY_AGREES = [
     (r"\boxed{3{,}5}", "35", 0.0),  # {,} between digits is a list separator unless it groups thousands
     (r"\boxed{3.5}", "3,5", 0.0),  # a decimal comma is the pair (3, 5), not 3.5
     (r"\boxed{12,345}", "12345", 1.0),
+    (r"\boxed{32,\! 349}", "32349", 1.0),  # \! marks a thousands comma ...
+    (r"\boxed{32, 349}", "32349", 0.0),  # ... a bare ", " separates values (math-verify's own test pairs)
+    (r"\boxed{28 percent}", r"28\%", 1.0),
+    (r"\boxed{28 pct}", r"$28\%$", 1.0),
     (r"\boxed{\{1,2\}}", "1,2", 1.0),  # sets and bare lists
     (r"\boxed{(1,3]}", "(1,3]", 1.0),  # intervals
     (r"\boxed{(1,3]}", "[1,3]", 0.0),

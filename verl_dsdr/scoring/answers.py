@@ -32,7 +32,13 @@ TAIL_CHARS = 4000
 
 _ANSWER_LINE = re.compile(r"answer\s*:\s*([^\n]+)", re.IGNORECASE)
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")
-_PERCENT = re.compile(r"\\?%")
+_PERCENT = re.compile(r"\\?%|\s*\b(?:percent(?:age)?|pct)\b", re.IGNORECASE)
+_SPACING_ESCAPE = re.compile(r"\\[!,;:> ]\s*")
+# "The final answer is $X$. I hope it is correct." (Minerva's few-shot format, common in Qwen-Math output)
+_FINAL_ANSWER_IS = re.compile(
+    r"^(?:the\s+)?(?:final\s+)?answer\s+is\s*:?\s*(?P<answer>.+?)\s*\.?\s*(?:I\s+hope\s+it\s+is\s+correct\b.*)?$",
+    re.IGNORECASE | re.DOTALL,
+)
 _OUTSIDE_IS_PROSE = re.compile(r"[\d=<>]|\\(?:leq?|geq?|neq?|approx)(?![A-Za-z])")
 
 
@@ -60,12 +66,16 @@ def _unbox(text: str) -> str:
 def strip_answer(answer: str) -> str:
     """Remove what surrounds an answer and what math-verify ignores.
 
-    Whitespace, ``$``, markdown ``**``, boxes around the answer, a final period; ``{,}`` becomes
-    ``,``; percent signs are dropped (math-verify reads ``28\\%`` as 28, not 0.28).
+    Whitespace, ``$``, markdown ``**``, boxes around the answer, a final period, the wrapper "The
+    final answer is X. I hope it is correct."; ``{,}`` becomes ``,``; percent signs and the words
+    percent/percentage/pct are dropped (math-verify reads ``28\\%`` as 28, not 0.28).
     """
     answer = _PERCENT.sub("", answer.replace("{,}", ",")).strip()
     for _ in range(3):
         before = answer
+        wrapped = _FINAL_ANSWER_IS.match(answer.strip().strip("*").strip())
+        if wrapped:
+            answer = wrapped.group("answer")
         answer = _unbox(answer.strip().strip("$*").strip())
         answer = answer.rstrip(". ").strip()
         if answer == before:
@@ -75,8 +85,8 @@ def strip_answer(answer: str) -> str:
 
 def fast_key(answer: str) -> str:
     """String key for the exact-match fast path: the formula normaliser, thousands separators dropped."""
-    key = normalise_formula(answer)
-    return _THOUSANDS.sub(lambda m: m.group().replace(",", ""), key)
+    plain = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), _SPACING_ESCAPE.sub("", answer))
+    return normalise_formula(plain)
 
 
 def _answer_lines(text: str) -> list[str]:

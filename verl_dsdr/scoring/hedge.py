@@ -42,7 +42,7 @@ _NOT_NAMES = frozenset("if is so we as be by of on to at it an no or and but not
 _SEPARATOR_WORDS = frozenset({"or", "and"})
 
 _COMMAND = re.compile(r"\\[A-Za-z]+")
-_SPACING = re.compile(r"\\[,;:!> ]")
+_SPACING = re.compile(r"\\[,;:!> ]\s*")
 # Commands that are part of a value, not a name: a left side made only of these and digits is a value.
 _VALUE_COMMANDS = frozenset(
     "frac dfrac tfrac sqrt cdot times div pi infty left right pm mp circ text mathrm mbox textbf displaystyle".split()
