@@ -1,5 +1,6 @@
 """The one module that follows verl's private names: version check, poll interval, padding tags."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -9,18 +10,15 @@ from verl_dsdr.glue import verl_private
 from verl_dsdr.glue.group_trainer import GroupTrainerMixin
 
 
-def test_one_version_check_names_the_problem_and_the_fix():
-    verl_private.check_verl_version("0.9.1")
-    with pytest.raises(verl_private.UnsupportedVerlVersion) as error:
-        verl_private.check_verl_version("0.10.0")
-    message = str(error.value)
-    assert "0.10.0" in message and "0.9.1" in message and "pip install" in message
-
-
-def test_the_cpu_backend_uses_the_same_version_check():
+def test_every_path_uses_the_one_version_check():
+    # its message is tested in tests/cpu/test_cpu_backend.py; here: the CPU backend, the plugin and main_ppo share it
+    import verl_dsdr.main_ppo as main_ppo
     from verl_dsdr.cpu import patches
 
     assert patches.check_verl_version is verl_private.check_verl_version
+    assert main_ppo.check_verl_version is verl_private.check_verl_version
+    plugin_source = (Path(verl_private.__file__).parents[1] / "plugin.py").read_text()
+    assert "check_verl_version()" in plugin_source
 
 
 def test_replay_poll_interval_is_settable_and_checked():

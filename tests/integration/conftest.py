@@ -25,3 +25,19 @@ def train(assets, tmp_path_factory):
         return run
 
     return _train
+
+
+@pytest.fixture(scope="session")
+def assert_local_term_subtracted():
+    """verl logs the loss the actor back-propagated (``actor/loss``, summed over micro-batches) and its
+    policy part (``actor/pg_loss``); with no KL loss and no entropy bonus they differ by exactly the local
+    term the DSDR loss subtracted. Fails when the DSDR loss is not installed or drops the term."""
+
+    def check(run: RunResult) -> None:
+        loss, pg, local = run.series("actor/loss"), run.series("actor/pg_loss"), run.series("dsdr/local_term")
+        assert len(loss) == len(pg) == len(local) > 0
+        for total, policy, term in zip(loss, pg, local):
+            assert term != 0
+            assert total == pytest.approx(policy - term, rel=1e-4, abs=1e-7)
+
+    return check

@@ -36,7 +36,7 @@ def test_rollout_log_probs_agree_with_actor(grpo):
     assert diffs and max(diffs) < PROBS_DIFF_TOLERANCE
 
 
-def test_dsdr_trains_two_steps_with_its_metrics(dsdr):
+def test_dsdr_trains_two_steps_with_its_metrics(dsdr, assert_local_term_subtracted):
     assert dsdr.returncode == 0, dsdr.tail()
     assert dsdr.run_info["trainer"] == "GroupPPOTrainerSync"
     for key in ("dsdr/d_mean", "dsdr/d_emb_mean", "dsdr/d_eq_mean", "dsdr/d_correct_mean", "dsdr/bonus_mean",
@@ -49,16 +49,6 @@ def test_dsdr_trains_two_steps_with_its_metrics(dsdr):
     assert_local_term_subtracted(dsdr)
 
 
-def assert_local_term_subtracted(run):
-    """verl logs the loss the actor back-propagated (``actor/loss``, summed over micro-batches) and its
-    policy part (``actor/pg_loss``); with no KL loss and no entropy bonus they differ by exactly the local
-    term the DSDR loss subtracted. Fails when the loss is not installed or drops the term."""
-    loss, pg, local = run.series("actor/loss"), run.series("actor/pg_loss"), run.series("dsdr/local_term")
-    assert len(loss) == len(pg) == len(local) > 0
-    for total, policy, term in zip(loss, pg, local):
-        assert term != 0
-        assert total == pytest.approx(policy - term, rel=1e-4, abs=1e-7)
-
 
 @pytest.mark.parametrize("estimator", ["setpo", "asym_grpo"])
 def test_peer_methods_train_two_steps(train, estimator):
@@ -68,7 +58,7 @@ def test_peer_methods_train_two_steps(train, estimator):
     assert max(run.series("actor/grad_norm")) > 0
 
 
-def test_dsdr_full_entropy_estimator_trains(train):
+def test_dsdr_full_entropy_estimator_trains(train, assert_local_term_subtracted):
     run = train("dsdr", 1, "algorithm.dsdr.entropy_estimator=full")
     assert run.returncode == 0, run.tail()
     assert max(abs(v) for v in run.series("dsdr/local_term")) > 0
