@@ -36,18 +36,14 @@ EVAL_FILE="$OUT/data/arith.parquet"
 echo "[pipeline] 3/5 train: $METHODS, $STEPS steps each, verl's trainer on CPU"
 for method in $METHODS; do
   if [ -f "$OUT/ckpt/$method/DONE" ]; then echo "  $method: done before, skipped"; continue; fi
-  RAY_TMP="$(ray_temp_dir)"
-  VERL_FILE_LOGGER_PATH="$OUT/logs/$method.metrics.jsonl" "$PYTHON" -m verl_dsdr.main_ppo preset=cpu \
-    "hydra.run.dir=$OUT/logs/hydra_$method" "+ray_kwargs.ray_init._temp_dir=$RAY_TMP" \
+  "$PYTHON" -m verl_dsdr.launch --run-dir "$OUT/logs/$method" --tiny-overrides -- preset=cpu \
     algorithm.adv_estimator="$method" actor_rollout_ref.model.path="$MODEL_PATH" \
     data.train_files="$TRAIN_FILE" data.val_files="$VAL_FILE" \
-    $(cat "$REPO/scripts/lib/cpu_tiny_overrides.txt") \
     trainer.total_training_steps="$STEPS" trainer.save_freq="$STEPS" trainer.default_local_dir="$OUT/ckpt/$method" \
     "actor_rollout_ref.actor.checkpoint.save_contents=[model,hf_model]" trainer.experiment_name="pipeline-$method" \
-    > "$OUT/logs/$method.log" 2>&1 || { ray_cleanup "$RAY_TMP"; echo "  $method failed: see $OUT/logs/$method.log"; exit 1; }
-  ray_cleanup "$RAY_TMP"
+    > "$OUT/logs/$method.log" 2>&1 || { echo "  $method failed: see $OUT/logs/$method.log"; exit 1; }
   touch "$OUT/ckpt/$method/DONE"
-  echo "  $method: trained ($(grep -c '"step"' "$OUT/logs/$method.metrics.jsonl") steps logged)"
+  echo "  $method: trained ($(grep -c '"step"' "$OUT/logs/$method/metrics.jsonl") steps logged)"
 done
 
 echo "[pipeline] 4/5 generate: $SAMPLES samples per problem with HF generation (the warm start as reference)"

@@ -5,9 +5,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
 cd "$REPO"
 ensure_venv test
-RAY_TMP="$(ray_temp_dir)"
-export VERL_DSDR_RAY_TMPDIR="$RAY_TMP"
-trap 'ray_cleanup "$RAY_TMP"' EXIT
+# Every verl run of the suite starts its own Ray in its own folder and stops exactly its own
+# processes (verl_dsdr.launch), so the suite can run beside a quickstart or another suite.
 if [ "$#" -eq 0 ]; then
   # The whole suite starts with the linter and the type checker (settings in pyproject.toml).
   echo "[verl-dsdr] ruff check"

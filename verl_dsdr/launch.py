@@ -15,19 +15,39 @@ import json
 import os
 import shutil
 import signal
-import sys
-import tempfile
-import time
 import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from verl_dsdr.utils.tracking import wandb_mode_default
 
-REPO = Path(__file__).resolve().parents[1]
-CPU_TINY_OVERRIDES = REPO / "scripts" / "lib" / "cpu_tiny_overrides.txt"
 MARKER_ENV = "VERL_DSDR_RUN_TOKEN"
+
+# Sizes of the embedded CPU run (tiny model, short arithmetic prompts): the quickstart, the tests,
+# the benchmarks and the toy all start from these, with ``preset=cpu``.
+CPU_TINY_OVERRIDES = (
+    "data.train_batch_size=8",
+    "data.max_prompt_length=64",
+    "data.max_response_length=48",
+    "data.shuffle=true",
+    "data.filter_overlong_prompts=false",
+    "actor_rollout_ref.rollout.n=4",
+    "actor_rollout_ref.rollout.temperature=1.0",
+    "actor_rollout_ref.rollout.prompt_length=64",
+    "actor_rollout_ref.rollout.response_length=48",
+    "actor_rollout_ref.rollout.max_model_len=128",
+    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=16",
+    "actor_rollout_ref.actor.ppo_mini_batch_size=8",
+    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=16",
+    "actor_rollout_ref.actor.optim.lr=2e-5",
+    "actor_rollout_ref.actor.use_kl_loss=false",
+    "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=16",
+    "algorithm.use_kl_in_reward=false",
+    "trainer.project_name=verl_dsdr",
+)
 
 
 @dataclass
@@ -39,7 +59,9 @@ class RunResult:
     run_info: dict = field(default_factory=dict)
     wall_s: float = 0.0
     leftovers: list[int] = field(default_factory=list)
-    peak_rss_gb: float = 0.0  # peak memory of the run's process tree (PSS: shared pages split, see _tree_memory)
+    peak_rss_gb: float = 0.0  # peak memory of the run's process tree (PSS: shared pages split, see _tree_sample)
+    memory_by_kind_mb: dict[str, int] = field(default_factory=dict)  # what each kind of process held at that peak
+    listening: list[tuple[str, int, str]] = field(default_factory=list)  # (address, port, kind) the run listened on
     timed_out: bool = False
     token: str = ""
     ray_dir: str = ""
@@ -54,7 +76,7 @@ class RunResult:
 
 def cpu_tiny_overrides() -> list[str]:
     """The small-batch settings the quickstart and tests use with ``preset=cpu``."""
-    return CPU_TINY_OVERRIDES.read_text().split()
+    return list(CPU_TINY_OVERRIDES)
 
 
 def embedded_cpu_run(assets, estimator: str, steps: int, seed: int = 7) -> list[str]:
@@ -122,40 +144,105 @@ def stop_own_processes(token: str, ray_dir: str, grace_s: float = 3.0) -> list[i
     return found
 
 
-def _tree_memory(proc) -> int:
-    """Memory of a process and all its descendants (Ray's raylet, workers, actors).
+def process_kind(cmdline: Sequence[str]) -> str:
+    """A short name for what a process of the run is: Ray actors by class, Ray's own by program."""
+    if not cmdline:
+        return "?"
+    first = cmdline[0]
+    if first.startswith("ray::"):
+        return first[5:].split(".")[0].split(" ")[0] or "IDLE"  # ray::TaskRunner.run -> TaskRunner
+    joined = " ".join(cmdline)
+    for marker, kind in (
+        ("verl_dsdr.main_ppo", "driver (main_ppo)"),
+        ("verl_dsdr.cpu.lean_driver", "driver (main_ppo)"),
+        ("gcs_server", "ray: gcs_server"),
+        ("raylet/raylet", "ray: raylet"),
+        ("dashboard/agent.py", "ray: dashboard agent"),
+        ("runtime_env/agent", "ray: runtime env agent"),
+        ("dashboard/dashboard.py", "ray: dashboard"),
+        ("autoscaler/_private/monitor.py", "ray: monitor"),
+        ("log_monitor.py", "ray: log monitor"),
+        ("verl_dsdr.scoring.bounded", "scoring worker"),
+        ("multiprocessing.connection", "scoring worker"),
+    ):
+        if marker in joined:
+            return kind
+    return Path(first).name
+
+
+def _tree_sample(proc) -> tuple[int, dict[str, int], set[tuple[str, int, str]]]:
+    """Memory of a process and all its descendants (Ray's raylet, workers, actors), in total and by
+    kind, and the TCP/UDP sockets they listen on as ``(address, port, kind)``.
 
     Proportional set size where the OS reports it (each shared page split among the processes
     mapping it, so the torch libraries every Ray worker maps count once); resident size otherwise.
     """
     import psutil
 
-    total = 0
+    total, kinds, listening = 0, {}, set()
     for p in [proc, *proc.children(recursive=True)]:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             info = p.memory_full_info() if hasattr(p, "memory_full_info") else p.memory_info()
-            total += getattr(info, "pss", info.rss)
-    return total
+            size = getattr(info, "pss", info.rss)
+            kind = process_kind(p.cmdline())
+            total += size
+            kinds[kind] = kinds.get(kind, 0) + size
+            for conn in p.net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN or (not conn.raddr and conn.type == 2):  # TCP listen, bound UDP
+                    listening.add((conn.laddr.ip, conn.laddr.port, kind))
+    return total, kinds, listening
 
 
-def _wait_sampling_memory(proc: subprocess.Popen, timeout_s: float, every_s: float = 1.0) -> tuple[int, bool]:
-    """Wait for ``proc`` (killed after ``timeout_s``) while sampling its tree's memory: (peak, timed_out)."""
+@dataclass
+class MemoryPeak:
+    """The largest summed memory seen over a run, with what each kind of process held at that moment."""
+
+    total: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    processes: int = 0
+
+    def update(self, total: int, by_kind: dict[str, int]) -> None:
+        if total > self.total:
+            self.total, self.by_kind = total, dict(by_kind)
+
+    def as_json(self) -> dict:
+        kinds = sorted(self.by_kind.items(), key=lambda kv: -kv[1])
+        return {
+            "peak_pss_gb": round(self.total / 2**30, 3),
+            "by_kind_mb": {k: round(v / 2**20) for k, v in kinds},
+            "method": "summed proportional set size (PSS) of the run's process tree, sampled every second",
+        }
+
+
+def _wait_sampling(proc: subprocess.Popen, timeout_s: float, every_s: float = 1.0) -> tuple[MemoryPeak, set, bool]:
+    """Wait for ``proc`` (killed after ``timeout_s``) while sampling its tree: (memory peak, listening sockets, timed_out)."""
     import psutil
 
-    root, peak, deadline = psutil.Process(proc.pid), 0, time.monotonic() + timeout_s
+    root, peak, deadline = psutil.Process(proc.pid), MemoryPeak(), time.monotonic() + timeout_s
+    listening: set[tuple[str, int, str]] = set()
     timed_out = False
     while proc.poll() is None:
         try:
-            peak = max(peak, _tree_memory(root))
+            total, by_kind, sockets = _tree_sample(root)
         except psutil.NoSuchProcess:
             break
+        peak.update(total, by_kind)
+        listening |= sockets
         if time.monotonic() > deadline:
             proc.kill()
             timed_out = True
             break
         time.sleep(every_s)
     proc.wait()
-    return peak, timed_out
+    return peak, listening, timed_out
+
+
+def _copy_lines(source, sinks) -> None:
+    """Copy a child's output line by line to every sink (the run's log file, and the console)."""
+    for line in iter(source.readline, b""):
+        for sink in sinks:
+            sink.write(line)
+            sink.flush()
 
 
 def run_training(
@@ -164,12 +251,20 @@ def run_training(
     timeout_s: float = 1800,
     extra_env: dict[str, str] | None = None,
     python: str = sys.executable,
+    echo: bool = False,
 ) -> RunResult:
-    """Run ``python -m verl_dsdr.main_ppo <overrides>`` with its logs in ``run_dir``; always cleans up."""
+    """Run ``python -m verl_dsdr.main_ppo <overrides>`` with its logs in ``run_dir``; always cleans up.
+
+    ``echo`` also streams the run's output to this process's stdout (the command-line use).
+    The run's peak memory, in total and by kind of process, is written to ``run_dir/memory.json``.
+    """
+    import threading
+
+    from verl_dsdr.cpu.local_ray import new_session_dir
+
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    # Ray's unix socket paths must stay short, so the session folder lives under /tmp.
-    ray_dir = tempfile.mkdtemp(prefix="vdsdr_ray_", dir="/tmp")
+    ray_dir = new_session_dir()
     token = Path(ray_dir).name
     env = dict(os.environ)
     env.update(
@@ -179,7 +274,6 @@ def run_training(
             "VERL_DSDR_RUN_INFO": str(run_dir / "run_info.json"),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
-            "RAY_AUTH_MODE": "disabled",
             "RAY_USAGE_STATS_ENABLED": "0",
             "TOKENIZERS_PARALLELISM": "false",
             **(extra_env or {}),
@@ -193,13 +287,18 @@ def run_training(
     start = time.perf_counter()
     log_path = run_dir / "train.log"
     try:
-        with open(log_path, "w") as log_file:
-            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-            peak, timed_out = _wait_sampling_memory(proc, timeout_s)
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            sinks = [log_file, sys.stdout.buffer] if echo else [log_file]
+            copier = threading.Thread(target=_copy_lines, args=(proc.stdout, sinks), daemon=True)
+            copier.start()
+            peak, listening, timed_out = _wait_sampling(proc, timeout_s)
+            copier.join(timeout=10)
     finally:
         leftovers = stop_own_processes(token, ray_dir)
         shutil.rmtree(ray_dir, ignore_errors=True)
     wall = time.perf_counter() - start
+    (run_dir / "memory.json").write_text(json.dumps(peak.as_json(), indent=1))
     info_path = run_dir / "run_info.json"
     return RunResult(
         returncode=124 if timed_out else proc.returncode,
@@ -209,8 +308,44 @@ def run_training(
         run_info=json.loads(info_path.read_text()) if info_path.exists() else {},
         wall_s=wall,
         leftovers=leftovers,
-        peak_rss_gb=peak / 2**30,
+        peak_rss_gb=peak.total / 2**30,
+        memory_by_kind_mb={k: round(v / 2**20) for k, v in peak.by_kind.items()},
+        listening=sorted(listening),
         timed_out=timed_out,
         token=token,
         ray_dir=ray_dir,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m verl_dsdr.launch --run-dir DIR [--timeout S] [--tiny-overrides] -- OVERRIDES...``
+
+    One ``verl_dsdr.main_ppo`` run with its own Ray folder, its output streamed to the console and
+    to ``DIR/train.log``, its peak memory in ``DIR/memory.json``, and exactly its own processes
+    stopped afterwards. ``--print-tiny-overrides`` prints the embedded CPU run's sizes and exits.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m verl_dsdr.launch", description=main.__doc__.split("\n\n")[0])
+    parser.add_argument("--run-dir", help="folder for train.log, metrics.jsonl, memory.json, run_info.json")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds before the run is stopped (default 3600)")
+    parser.add_argument("--tiny-overrides", action="store_true", help="put the embedded CPU run's sizes first")
+    parser.add_argument("--print-tiny-overrides", action="store_true", help="print the embedded CPU run's sizes and exit")
+    parser.add_argument("overrides", nargs="*", help="verl / verl-dsdr overrides, after --")
+    args = parser.parse_args(argv)
+    if args.print_tiny_overrides:
+        print(" ".join(CPU_TINY_OVERRIDES))
+        return 0
+    if not args.run_dir:
+        parser.error("--run-dir is required to train")
+    overrides = [*(CPU_TINY_OVERRIDES if args.tiny_overrides else ()), *args.overrides]
+    run = run_training(overrides, args.run_dir, timeout_s=args.timeout, echo=True)
+    if run.timed_out:
+        print(f"[verl-dsdr] the run passed --timeout {args.timeout:.0f} s and was stopped", flush=True)
+    if run.leftovers:
+        print(f"[verl-dsdr] stopped the run's leftover processes: {run.leftovers}", flush=True)
+    return run.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,11 +15,12 @@ before Ray or any model starts.
 from __future__ import annotations
 
 import os
+import sys
 
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from verl_dsdr.config_checks import check_config
+from verl_dsdr.config_checks import ConfigError, check_config
 from verl_dsdr.glue.verl_private import check_verl_version
 from verl_dsdr.methods import method_of, settings_of
 from verl_dsdr.methods.dsdr.config import local_term_note
@@ -101,10 +102,11 @@ def run(config: DictConfig) -> None:
     """Check, prepare and run (also callable from Python with a composed config)."""
     check_verl_version()
     check_config(config)
+    local_ray = None
     if config.trainer.device == "cpu":
         from verl_dsdr.cpu import prepare_cpu_run
 
-        prepare_cpu_run(config)
+        local_ray = prepare_cpu_run(config)
     apply_method_settings(config)
     prepare_environment(config)
 
@@ -117,13 +119,21 @@ def run(config: DictConfig) -> None:
 
     auto_set_device(config)
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    if local_ray is not None:  # a CPU run on its own Ray: the checked config goes on in a process without verl
+        from verl_dsdr.cpu.lean_driver import hand_over
+
+        hand_over(config, local_ray.folder, local_ray.owned)
     run_ppo(config, task_runner_class=TaskRunner)
 
 
 @hydra.main(config_path="config", config_name="dsdr_ppo", version_base=None)
 def main(config: DictConfig) -> None:
     OmegaConf.set_struct(config, True)
-    run(config)
+    try:
+        run(config)
+    except ConfigError as error:  # bad input: the message names the key and the fix; no traceback
+        print(f"[verl_dsdr] config error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

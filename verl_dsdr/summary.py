@@ -106,6 +106,9 @@ def summarize(target: Path) -> dict[str, Any]:
     run_info = run_dir / "run_info.json"
     if run_info.exists():
         summary["run_info"] = json.loads(run_info.read_text())
+    memory = run_dir / "memory.json"  # written by python -m verl_dsdr.launch
+    if memory.exists():
+        summary["memory"] = json.loads(memory.read_text())
     return summary
 
 
@@ -130,6 +133,13 @@ def render(summary: dict[str, Any], wall_s: float | None = None) -> str:
         f"  actor grad norm (mean)     {_fmt(summary['grad_norm_mean'])}",
         f"  rollout vs actor log-prob max diff  {_fmt(summary['rollout_probs_diff_max'])}",
     ]
+    if summary.get("memory"):
+        memory = summary["memory"]
+        top = ", ".join(f"{k} {v / 1024:.2f}" for k, v in list(memory["by_kind_mb"].items())[:4])
+        lines.append(f"  peak memory                {memory['peak_pss_gb']:.2f} GB summed PSS over the run's processes")
+        lines.append(f"    largest at the peak (GB): {top}  (all: memory.json)")
+    if summary.get("train_s") is not None:
+        lines.append(f"  training part              {summary['train_s']:.0f} s (Ray and worker start-up included)")
     if wall_s is not None:
         lines.append(f"  wall time                  {wall_s:.0f} s")
     if summary["dsdr"]:
@@ -158,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiment-name", default=VERL_EXPERIMENT_DEFAULT, help="trainer.experiment_name of the "
                         "run (without TARGET)")
     parser.add_argument("--wall-s", type=float, default=None, help="wall time of the whole command, for the report")
+    parser.add_argument("--train-s", type=float, default=None, help="wall time of the training run alone, for the report")
     args = parser.parse_args(argv)
     target = args.target or verl_file_logger_path(args.project_name, args.experiment_name)
     try:
@@ -167,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.wall_s is not None:
         summary["wall_s"] = args.wall_s
+    if args.train_s is not None:
+        summary["train_s"] = args.train_s
     out = summary_path(Path(summary["metrics_file"]))
     out.write_text(json.dumps(summary, indent=2))
     print(render(summary, args.wall_s))

@@ -1,5 +1,5 @@
 # Shared environment for the project's scripts: the venv, and caches kept under the repo.
-# Source it from a script in scripts/ (it defines REPO, CACHE, ensure_venv, ray_cleanup).
+# Source it from a script in scripts/ (it defines REPO, CACHE, PYTHON, ensure_venv).
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${VERL_DSDR_CACHE:-$REPO/.cache/verl_dsdr}"
@@ -7,7 +7,7 @@ export VERL_DSDR_CACHE="$CACHE"
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$REPO/.cache/pip}"
 export HF_HOME="${HF_HOME:-$REPO/.cache/huggingface}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
-export TOKENIZERS_PARALLELISM=false RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0
+export TOKENIZERS_PARALLELISM=false RAY_USAGE_STATS_ENABLED=0
 export MPLCONFIGDIR="${MPLCONFIGDIR:-$REPO/.cache/matplotlib}"
 # wandb (verl logs to it only when trainer.logger lists wandb): a WANDB_MODE you set is kept; a
 # script whose arguments ask for wandb (trainer.logger=[...,wandb]) gets wandb's own default (online
@@ -17,13 +17,6 @@ if [ -z "${WANDB_MODE+set}" ] && [[ " $* " != *trainer.logger=*wandb* ]]; then e
 export WANDB_DIR="${WANDB_DIR:-$REPO/.cache/wandb}"
 VENV="${VERL_DSDR_VENV:-$REPO/.venv}"
 PYTHON="$VENV/bin/python"
-
-# Ray's session folder: under the cache when the path is short enough for Ray's unix sockets.
-ray_temp_dir() {
-  local dir="$CACHE/ray"
-  if [ "${#dir}" -gt 60 ]; then dir="/tmp/verl_dsdr_ray_$(id -u)"; fi
-  mkdir -p "$dir" && echo "$dir"
-}
 
 # Create .venv if missing and install the package (with extras "$1", e.g. "test").
 ensure_venv() {
@@ -47,19 +40,4 @@ ensure_venv() {
     echo "$digest" > "$stamp"
     echo "[verl-dsdr] installed in $((SECONDS - start))s"
   fi
-}
-
-# Stop the Ray processes of *our* session folder only (never by a broad name).
-ray_cleanup() {
-  local dir="$1"
-  local pids
-  pids="$(pgrep -f -- "$dir" || true)"
-  if [ -n "$pids" ]; then
-    echo "[verl-dsdr] stopping leftover Ray processes of $dir: $(echo $pids | tr '\n' ' ')"
-    kill $pids 2>/dev/null || true
-    sleep 2
-    pids="$(pgrep -f -- "$dir" || true)"
-    [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
-  fi
-  return 0
 }

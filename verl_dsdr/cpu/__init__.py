@@ -4,3 +4,19 @@ A debugging and CI path: it runs verl's real PPO trainer on a machine without a 
 tiny model. It is not a way to train real models. Activated by ``VERL_PLATFORM=cpu``
 (the ``preset=cpu`` config sets it for every Ray process).
 """
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+
+def prepare_cpu_run(config: DictConfig):
+    """What a ``trainer.device=cpu`` run needs before Ray starts, in the launching process: logical
+    resources that fit the run's shape (refused, naming the key, when set too small) and a
+    loopback-only, token-protected Ray of its own (:mod:`verl_dsdr.cpu.local_ray`, whose
+    :class:`~verl_dsdr.cpu.local_ray.LocalRay` is returned; ``None`` when joining a cluster)."""
+    from verl_dsdr.cpu.local_ray import prepare_local_ray
+    from verl_dsdr.cpu.resources import fit_cpu_resources
+
+    fit_cpu_resources(config)
+    return prepare_local_ray(config)

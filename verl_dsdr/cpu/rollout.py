@@ -22,12 +22,12 @@ from typing import Any, Generator, Optional
 
 import ray
 import torch
-
 from verl.utils.config import omega_conf_to_dataclass
 from verl.workers.config import HFModelConfig
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
 
+from verl_dsdr.cpu.rollout_names import SERVER_CPUS
 from verl_dsdr.cpu.sampler import (
     SampleRequest,
     SampleResult,
@@ -178,7 +178,7 @@ class HFReplica(RolloutReplica):
     async def launch_servers(self) -> None:
         name = server_actor_name(self.replica_rank, self.name_suffix)
         server_cls = ray.remote(HFRolloutServer)
-        server = server_cls.options(name=name, num_cpus=1, max_concurrency=self.max_concurrency).remote(
+        server = server_cls.options(name=name, num_cpus=SERVER_CPUS, max_concurrency=self.max_concurrency).remote(
             config=self.config, model_config=self.model_config, replica_rank=self.replica_rank
         )
         logger.info(await server.ready.remote())

@@ -1,0 +1,102 @@
+"""A CPU run's own Ray: its own session folder, loopback sockets only, a token made for the run.
+
+verl starts a local Ray cluster when ``ray_kwargs.ray_init.address`` is unset. Left to Ray's
+defaults on Linux, that cluster's GCS server, raylets and workers listen on every interface, and
+TransferQueue binds its ZeroMQ sockets to the node address Ray reports (the machine's network
+address), so anyone who can reach a laptop could submit work to it. Two Ray switches close it:
+
+- ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (Ray's own single-machine mode, the default on macOS and
+  Windows; ``ray/_private/ray_constants.py`` ~657, ``ray/_private/services.py`` ~811) makes the
+  node address ``127.0.0.1``: Ray's servers then bind to loopback, and so do TransferQueue's
+  sockets and Ray's metrics endpoints (they bind to the node address);
+- token authentication (``RAY_AUTH_MODE=token``) with a token written for this run into its own
+  session folder (``RAY_AUTH_TOKEN_PATH``), never to the home folder, as a second lock.
+
+Each run also gets its own session folder (``ray_init._temp_dir``) unless one is given, so runs
+started side by side never share sockets, logs or clean-up. Joining an existing cluster
+(``ray_init.address``) changes nothing: that cluster's own settings apply (docs/CPU_BACKEND.md).
+Imports neither verl nor ray.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, open_dict
+
+__all__ = ["LOOPBACK_ENV", "TOKEN_FILE", "LocalRay", "new_session_dir", "prepare_local_ray"]
+
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+TOKEN_FILE = "verl_dsdr_auth_token"
+SESSION_PREFIX = "vdsdr_ray_"
+# Ray starts idle Python workers ahead of demand (one per logical CPU at the first driver); every
+# verl actor gets a dedicated process anyway, so on a CPU run they are memory and nothing else.
+LEAN_RAY_ENV = {"RAY_enable_worker_prestart": "0", "RAY_prestart_worker_first_driver": "0"}
+
+
+def new_session_dir() -> str:
+    """A fresh Ray session folder under /tmp (Ray's unix socket paths must stay short)."""
+    return tempfile.mkdtemp(prefix=SESSION_PREFIX, dir="/tmp")
+
+
+def write_token(folder: str | Path) -> Path:
+    """A random token readable by the user alone, kept in the run's own folder."""
+    path = Path(folder) / TOKEN_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path
+
+
+@dataclass(frozen=True)
+class LocalRay:
+    folder: str  # the run's Ray session folder (ray_init._temp_dir)
+    owned: bool  # made here, so removed when the run ends
+
+
+def prepare_local_ray(config: DictConfig) -> LocalRay | None:
+    """Give the run its own loopback-only, token-protected Ray and say where its folder is.
+
+    Sets the environment of this (the launching) process, which Ray's GCS server, raylet and
+    every worker inherit. ``None`` when the run joins an existing cluster.
+    """
+    ray_init = config.ray_kwargs.ray_init
+    if ray_init.get("address"):
+        return None
+    folder, owned = ray_init.get("_temp_dir"), False
+    if not folder:
+        folder, owned = new_session_dir(), True
+        with open_dict(config):
+            ray_init["_temp_dir"] = folder
+        atexit.register(shutil.rmtree, folder, True)  # registered before ray.init: runs after Ray's own shutdown
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    token = write_token(folder)
+    if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token":
+        print(f"[verl_dsdr] RAY_AUTH_MODE={os.environ['RAY_AUTH_MODE']} ignored: the CPU backend's local Ray "
+              "always uses a token made for the run", flush=True)
+    os.environ.update({LOOPBACK_ENV: "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token), **LEAN_RAY_ENV})
+    _refresh_ray_config()
+    return LocalRay(str(folder), owned)
+
+
+def _refresh_ray_config() -> None:
+    """Make an already imported Ray see the new environment.
+
+    Ray reads ``RAY_AUTH_MODE`` into its cached config when it is first imported; the servers it
+    starts read the environment afresh, so a stale cache here would make this process talk to its
+    own GCS without the token. Ray refreshes it the same way when it turns token mode on itself
+    (``ray/_private/authentication/authentication_token_setup.py`` ``_enable_token_auth``).
+    """
+    import sys
+
+    if "ray" in sys.modules:
+        from ray._raylet import Config
+
+        Config.initialize("")
