@@ -42,6 +42,8 @@
 #   PYTHON          interpreter (default python3)
 #   LOGGERS         verl trackers, comma-separated (default console,file; add wandb if configured)
 #   VERL_DSDR_DRY_RUN=1  print the final override list, one per line, and exit without training
+#   VERL_DSDR_CPU_SMOKE=1  run this script's own overrides on CPU for 2 steps, with validation and one
+#                   checkpoint save, before a cluster run (lib/smoke.sh: what is swapped and why)
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   echo "examples/lib/common.sh is sourced by the scripts in examples/, not run" >&2
@@ -50,6 +52,8 @@ fi
 
 set -euo pipefail
 shopt -s inherit_errexit   # a failed check inside $(...) stops the script too
+
+source "$(dirname "${BASH_SOURCE[0]}")/smoke.sh"
 
 # ---- The paper's shared hyperparameters ----
 TRAIN_BATCH_SIZE=256          # prompts per training step
@@ -207,6 +211,7 @@ shared_args() {
 # launch "$@": check the environment, assemble the overrides (shared, model, method, then the
 # caller's, which win) and start python -m verl_dsdr.main_ppo (or print them: VERL_DSDR_DRY_RUN=1).
 launch() {
+  if smoke_requested; then smoke_environment; fi
   require_env MODEL_PATH "point it at the model folder, e.g. MODEL_PATH=/models/Qwen3-1.7B"
   require_env TRAIN_FILE "prepare it with 'python -m verl_dsdr.data dapo_math_17k --input ... --out DIR' and set TRAIN_FILE=DIR/train.parquet"
   require_env VAL_FILES "set VAL_FILES=DIR/aime24.parquet,DIR/aime25.parquet,DIR/math500.parquet,DIR/minerva.parquet,DIR/olympiadbench.parquet"
@@ -229,7 +234,12 @@ launch() {
   RUN_DIR="${CKPT_DIR%/}/$EXPERIMENT"
 
   shared_args
-  local -a args=("${SHARED_ARGS[@]}" "${MODEL_ARGS[@]}" "${METHOD_ARGS[@]}" "$@")
+  local -a args=("${SHARED_ARGS[@]}" "${MODEL_ARGS[@]}" "${METHOD_ARGS[@]}")
+  if smoke_requested; then
+    smoke_overrides "${args[@]}"
+    args=("${SMOKE_ARGS[@]}")
+  fi
+  args+=("$@")
 
   if [[ "${VERL_DSDR_DRY_RUN:-0}" == 1 ]]; then
     printf '%s\n' "${args[@]}"
@@ -241,6 +251,7 @@ launch() {
   if [[ -s "$RUN_DIR/metrics.jsonl" ]]; then
     mv "$RUN_DIR/metrics.jsonl" "$RUN_DIR/metrics.until-$(date +%Y%m%d-%H%M%S).jsonl"
   fi
+  if smoke_requested; then smoke_run "${args[@]}"; fi
   export VERL_FILE_LOGGER_PATH="$RUN_DIR/metrics.jsonl"
   export TOKENIZERS_PARALLELISM=false
   echo "[verl-dsdr] $EXPERIMENT on $NNODES node(s) x $GPUS_PER_NODE GPU(s); run folder $RUN_DIR"

@@ -314,3 +314,96 @@ def test_launch_runs_main_ppo_with_the_dry_run_overrides(run_env, tmp_path):
     assert not_hydra_dir == [a for a in expected if not a.startswith("hydra.run.dir=")]
     kept = list(run_dir.glob("metrics.until-*.jsonl"))
     assert len(kept) == 1 and kept[0].read_text() == '{"step": 1, "data": {}}\n'
+
+
+# ---- VERL_DSDR_CPU_SMOKE=1: the same list on CPU, with only these keys swapped (examples/lib/smoke.sh) ----
+SMOKE_SIZES = {
+    "data.train_batch_size": "8",
+    "data.max_prompt_length": "64",
+    "data.max_response_length": "48",
+    "data.val_max_samples": "16",
+    "actor_rollout_ref.actor.ppo_mini_batch_size": "4",
+    "actor_rollout_ref.actor.ppo_max_token_len_per_gpu": "112",  # 64 + 48: one full-length sequence, as the scripts
+    "actor_rollout_ref.rollout.max_model_len": "112",
+    "actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu": "224",
+    "trainer.nnodes": "1",
+    "trainer.n_gpus_per_node": "1",
+}
+SMOKE_STEPS = {"trainer.total_training_steps": "2", "trainer.save_freq": "2", "trainer.test_freq": "2"}
+SMOKE_BACKEND = {"preset": "cpu", "actor_rollout_ref.rollout.name": "hf_cpu"}
+SMOKE_DAPO = {"reward.reward_kwargs.max_resp_len": "48", "reward.reward_kwargs.overlong_buffer_cfg.len": "12"}
+SMOKE_RUN_FOLDER = ("trainer.default_local_dir", "hydra.run.dir")
+SMOKE_KEYS = {*SMOKE_SIZES, *SMOKE_STEPS, *SMOKE_BACKEND, *SMOKE_DAPO, *SMOKE_RUN_FOLDER}
+
+
+def by_key(overrides: list[str]) -> dict[str, str]:
+    """``{key: value}`` of an override list (``+`` prefixes dropped); a key given twice is an error."""
+    table: dict[str, str] = {}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        key = key.lstrip("+")
+        assert key not in table, f"{key} is set twice in {overrides}"
+        table[key] = value
+    return table
+
+
+@pytest.fixture
+def smoke_env(run_env, tmp_path) -> dict[str, str]:
+    return {**run_env, "VERL_DSDR_CPU_SMOKE": "1", "SMOKE_DIR": str(tmp_path / "smoke")}
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
+def test_smoke_list_differs_from_the_script_only_in_documented_keys(script: Path, run_env, smoke_env):
+    real = by_key(dry_run(script, run_env))
+    smoke = by_key(dry_run(script, smoke_env))
+    changed = {key for key in real.keys() | smoke.keys() if real.get(key) != smoke.get(key)}
+    assert changed <= SMOKE_KEYS, f"{script.name}: the smoke run also changes {sorted(changed - SMOKE_KEYS)}"
+    expected = {**SMOKE_SIZES, **SMOKE_STEPS, **SMOKE_BACKEND}
+    if "reward.reward_kwargs.max_resp_len" in real:
+        expected.update(SMOKE_DAPO)  # DAPO's overlong buffer keeps its quarter of the response budget
+    for key, value in expected.items():
+        assert smoke.get(key) == value, f"{script.name}: smoke {key}={smoke.get(key)!r}, expected {value!r}"
+    assert "hydra.run.dir" not in smoke  # verl_dsdr.launch.run_training puts it in the run folder
+    assert smoke["trainer.default_local_dir"] == f"'{smoke_env['SMOKE_DIR']}/{script.stem}'"
+    # Validation before training and the resume mode are the script's own (not swapped).
+    assert smoke["trainer.val_before_train"] == real["trainer.val_before_train"] == "true"
+    assert smoke["trainer.resume_mode"] == "auto"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
+def test_smoke_list_composes_with_the_cpu_preset_and_keeps_the_scripts_settings(script: Path, smoke_env):
+    config = compose_config(dry_run(script, smoke_env))
+    launcher_checks(config)
+    assert config.trainer.device == "cpu"  # the preset is in
+    # The script's memory settings win over the preset's CPU defaults: the smoke run trains with them.
+    assert config.actor_rollout_ref.model.use_remove_padding is True
+    assert config.actor_rollout_ref.model.enable_gradient_checkpointing is True
+    assert config.actor_rollout_ref.actor.use_dynamic_bsz is True
+    assert config.actor_rollout_ref.rollout.val_kwargs.n == 16
+    assert config.data.max_prompt_length + config.data.max_response_length == 112
+
+
+def test_smoke_uses_embedded_assets_for_unset_paths(run_env, smoke_env, tmp_path):
+    """MODEL_PATH, TRAIN_FILE, VAL_FILES unset: the assets CLI's exports fill them; CKPT_DIR is not needed."""
+    fake_python = tmp_path / "python"
+    fake_python.write_text(
+        "#!/usr/bin/env bash\n"
+        '[ "$*" = "-m verl_dsdr.assets build --print-env" ] || exit 3\n'
+        f"echo \"export MODEL_PATH='{run_env['MODEL_PATH']}'\"\n"
+        f"echo \"export TRAIN_FILE='{run_env['TRAIN_FILE']}'\"\n"
+        f"echo \"export VAL_FILE='{run_env['VAL_FILES'].split(',')[0]}'\"\n"
+        "echo '# warm-start sampling ...'\n"
+    )
+    fake_python.chmod(0o755)
+    env = {k: v for k, v in smoke_env.items() if k not in ("MODEL_PATH", "TRAIN_FILE", "VAL_FILES", "CKPT_DIR")}
+    smoke = by_key(dry_run(EXAMPLES / "dsdr_qwen3_1.7b.sh", {**env, "PYTHON": str(fake_python)}))
+    assert smoke["actor_rollout_ref.model.path"] == f"'{run_env['MODEL_PATH']}'"
+    assert smoke["data.train_files"] == f"'{run_env['TRAIN_FILE']}'"
+    assert smoke["data.val_files"] == f"['{run_env['VAL_FILES'].split(',')[0]}']"
+
+
+def test_smoke_keys_are_documented():
+    readme = (EXAMPLES / "README.md").read_text()
+    missing = [key for key in sorted(SMOKE_KEYS) if f"`{key}`" not in readme]
+    assert not missing, f"examples/README.md does not list the smoke run's swapped keys {missing}"
+    assert "VERL_DSDR_CPU_SMOKE" in (REPO / "docs" / "REPRODUCE.md").read_text()
