@@ -85,7 +85,7 @@ MUTATIONS = [
              'CPU_TRAINER_MODES = ("sync", "colocate_async")', 'CPU_TRAINER_MODES = ("sync", "colocate_async", "separate_async")',
              ("tests/glue/test_config_checks.py",)),
     Mutation("full estimator leaves verl's memory-heavy path", "verl_dsdr/main_ppo.py",
-             '"entropy_checkpointing": True,', '"entropy_checkpointing": False,', ("tests/glue/test_method_configs.py",)),
+             '"actor_rollout_ref.model.use_fused_kernels": True,', "", ("tests/glue/test_method_configs.py",)),
 ]
 
 

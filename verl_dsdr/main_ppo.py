@@ -65,13 +65,13 @@ def prepare_environment(config: DictConfig) -> None:
             set_platform(PlatformCPU())
 
 
-# entropy_estimator=full: verl computes the exact entropy (calculate_entropy) in row chunks under
-# torch.utils.checkpoint (verl/workers/engine/fsdp/transformer_impl.py ~1397-1409), so no
-# full-vocabulary softmax is kept for backward. Equal in value and gradient to the plain path.
-FULL_ENTROPY_ACTOR_SETTINGS = {
-    "calculate_entropy": True,
-    "entropy_from_logits_with_chunking": True,
-    "entropy_checkpointing": True,
+# entropy_estimator=full: verl computes the exact entropy (calculate_entropy) with its fused kernels
+# (FusedLinearForPPO, torch backend: log-probs and entropy from the hidden states in chunks of 512
+# tokens inside one autograd function), so no logits-sized tensor is kept for backward. Equal in value
+# and gradient to the plain path (tests/glue/test_full_entropy.py); runs on CPU and GPU.
+FULL_ENTROPY_SETTINGS = {
+    "actor_rollout_ref.actor.calculate_entropy": True,
+    "actor_rollout_ref.model.use_fused_kernels": True,
 }
 
 
@@ -91,8 +91,8 @@ def apply_method_settings(config: DictConfig) -> None:
     actor = config.actor_rollout_ref.actor
     if dsdr.entropy_estimator == "full":
         with open_dict(config):
-            for key, value in FULL_ENTROPY_ACTOR_SETTINGS.items():
-                actor[key] = value
+            for key, value in FULL_ENTROPY_SETTINGS.items():
+                OmegaConf.update(config, key, value)
     note = local_term_note(str(actor.loss_agg_mode), dsdr.lambda_l, int(config.data.max_response_length))
     if note:
         print(note, flush=True)

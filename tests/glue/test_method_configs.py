@@ -82,14 +82,12 @@ def test_full_entropy_estimator_turns_on_the_lean_exact_path(compose_config):
     config = compose_config("algorithm.adv_estimator=dsdr", "algorithm.dsdr.entropy_estimator=full")
     apply_method_settings(config)
     actor = config.actor_rollout_ref.actor
-    assert (actor.calculate_entropy, actor.entropy_from_logits_with_chunking, actor.entropy_checkpointing) == (
-        True, True, True)
-    # verl's engine reads the two switches from its fsdp_config, which follows the actor's keys
-    engine = config.actor_rollout_ref.actor.fsdp_config
-    assert engine.entropy_from_logits_with_chunking is True and engine.entropy_checkpointing is True
+    assert actor.calculate_entropy is True and config.actor_rollout_ref.model.use_fused_kernels is True
+    assert actor.use_fused_kernels is True  # verl's actor section follows the model's switch
     plain = compose_config("algorithm.adv_estimator=dsdr")
     apply_method_settings(plain)
     assert plain.actor_rollout_ref.actor.calculate_entropy is False
+    assert plain.actor_rollout_ref.model.use_fused_kernels is False
 
 
 @pytest.mark.parametrize("agg, says", [("seq-mean-token-sum", True), ("token-sum", True), ("token-mean", False),

@@ -9,7 +9,7 @@ group trainer, its minimum group size, and where its pieces live. Its group step
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -59,9 +59,6 @@ class GroupStepResult:
     estimator_inputs: dict[str, torch.Tensor]
     sample_fields: dict[str, torch.Tensor]
     metrics: dict[str, float]
-
-
-GroupStep = Callable[[GroupInputs, object], GroupStepResult]
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> float:

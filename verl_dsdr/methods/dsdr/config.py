@@ -62,7 +62,7 @@ class DSDRConfig(Settings):
     coupling: str = param("softmax", "coupling weights: softmax (paper) | uniform 1/|P| (the w/o GC ablation)",
                           symbol="w_i", eq="Eq. 11", choices=("softmax", "uniform"))
     entropy_estimator: str = param(
-        "is", "is: sampled-token importance sampling, free | full: exact next-token entropy, chunked and checkpointed",
+        "is", "is: sampled-token importance sampling, free | full: exact next-token entropy (verl's fused kernels)",
         symbol="H_hat_i", eq="Eq. 12-15", choices=("is", "full"))
     detach_ratio: bool = param(False, "detach rho in the IS estimate (choice; the gradient is then zero-mean noise)",
                                symbol="rho_{i,t}", eq="Eq. 13")
