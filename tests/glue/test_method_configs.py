@@ -108,3 +108,26 @@ def test_settings_are_frozen_dataclasses():
     assert all(dataclasses.is_dataclass(spec.config_cls) for spec in METHODS.values())
     with pytest.raises(dataclasses.FrozenInstanceError):
         DSDRConfig().tau = 1.0  # type: ignore[misc]
+
+
+def test_math_layer_defaults_equal_the_typed_settings():
+    """The pure-math functions keep the paper's values as defaults for direct callers; training always
+    passes the typed settings. The two must not drift apart."""
+    import inspect
+
+    from verl_dsdr.algorithms import asym_grpo_advantages, coupling_weights, global_diversity, setpo_shaped_advantages
+    from verl_dsdr.algorithms.dsdr import clipped_diversity, shaped_rewards
+    from verl_dsdr.methods.asym_grpo.config import AsymGRPOConfig
+    from verl_dsdr.methods.setpo.config import SetPOConfig
+
+    def default(fn, name):
+        return inspect.signature(fn).parameters[name].default
+
+    dsdr, setpo, asym = DSDRConfig(), SetPOConfig(), AsymGRPOConfig()
+    assert default(coupling_weights, "tau") == dsdr.tau and default(coupling_weights, "mode") == dsdr.coupling
+    for fn in (coupling_weights, clipped_diversity, shaped_rewards):
+        assert default(fn, "sigma_d") == dsdr.sigma_d
+    assert default(global_diversity, "weight") == dsdr.semantic_weight
+    assert default(setpo_shaped_advantages, "lambda_") == setpo.lambda_
+    assert (default(asym_grpo_advantages, "beta_pos"), default(asym_grpo_advantages, "beta_neg"),
+            default(asym_grpo_advantages, "threshold")) == (asym.beta_pos, asym.beta_neg, asym.threshold)

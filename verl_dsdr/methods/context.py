@@ -10,7 +10,7 @@ same order). Process-local; imports neither verl nor ray.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ def step_inputs(uids: Sequence, inputs: dict[str, torch.Tensor]) -> Iterator[Non
         _current = previous
 
 
-def lookup(name: str, index: Sequence) -> Optional[torch.Tensor]:
+def lookup(name: str, index: Any) -> Optional[torch.Tensor]:
     """The published input ``name`` for the batch whose uids are ``index``; None when none is published."""
     if _current is None or name not in _current[1]:
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import torch
 
@@ -12,7 +12,7 @@ from verl_dsdr.methods.params import build
 GRPO_EPSILON = 1e-6  # verl's compute_grpo_outcome_advantage default
 
 
-def settings(config: Any, cls: type) -> Any:
+def settings(config: Any, cls: Any) -> Any:
     """The method's typed settings from verl's ``algorithm`` section (``config.<name>``); defaults when absent."""
     name = cls.KEY.rsplit(".", 1)[-1]
     values = None
@@ -28,7 +28,7 @@ def norm_by_std(config: Any) -> bool:
     return bool(config.get("norm_adv_by_std_in_grpo", True))
 
 
-def step_input(method: str, name: str, given: Optional[torch.Tensor], index: Sequence) -> torch.Tensor:
+def step_input(method: str, name: str, given: Optional[torch.Tensor], index: Any) -> torch.Tensor:
     """An estimator input: passed explicitly, or published by the group trainer for this batch."""
     if given is not None:
         return given

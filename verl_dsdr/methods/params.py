@@ -45,7 +45,7 @@ def section(factory: type, doc: str) -> Any:
     return dataclasses.field(default_factory=factory, metadata=dict(doc=doc))
 
 
-def allowed_text(meta: Mapping[str, Any], kind: type) -> str:
+def allowed_text(meta: Mapping[str, Any], kind: Any) -> str:
     """The allowed range of a field in words (used in error messages and docs)."""
     if meta.get("choices"):
         return " | ".join(meta["choices"])
@@ -63,7 +63,7 @@ def allowed_text(meta: Mapping[str, Any], kind: type) -> str:
     return noun + (" " + " and ".join(parts) if parts else "")
 
 
-def _check_value(key: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
+def _check_value(key: str, value: Any, kind: Any, meta: Mapping[str, Any]) -> Any:
     """``value`` if it fits the field (ints accepted for float fields), else a ConfigError naming ``key``."""
     allowed = allowed_text(meta, kind)
     if meta.get("choices"):
@@ -93,7 +93,7 @@ def _check_value(key: str, value: Any, kind: type, meta: Mapping[str, Any]) -> A
 
 @dataclasses.dataclass
 class Settings:
-    """Base of every method's settings: checked on construction, read-only afterwards, readable like a mapping.
+    """Base of every method's settings: checked on construction, read-only afterwards.
 
     Not a ``frozen`` dataclass because OmegaConf makes frozen structured configs read-only before
     merging values in (verl's ``omega_conf_to_dataclass``); like verl's ``BaseConfig``, a field
@@ -118,19 +118,13 @@ class Settings:
             checked = _check_value(f"{self.KEY}.{f.name}", value, hints[f.name], f.metadata)
             self.__dict__[f.name] = checked
 
-    def get(self, name: str, default: Any = None) -> Any:
-        return getattr(self, name, default)
 
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
-
-
-def field_kinds(cls: type) -> dict[str, type]:
+def field_kinds(cls: Any) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-def build(cls: type, values: Any) -> Any:
+def build(cls: Any, values: Any) -> Any:
     """``cls`` from a mapping (a DictConfig section or a dict): unknown keys and bad values name their key."""
     if isinstance(values, cls):
         return values
@@ -156,12 +150,12 @@ def build(cls: type, values: Any) -> Any:
     return cls(**kwargs)
 
 
-def defaults_tree(cls: type) -> dict[str, Any]:
+def defaults_tree(cls: Any) -> dict[str, Any]:
     """The defaults of ``cls`` as plain nested dicts (what the yaml entry config must hold)."""
     return dataclasses.asdict(cls())
 
 
-def describe(cls: type) -> list[tuple[str, Any, str, str, str, str]]:
+def describe(cls: Any) -> list[tuple[str, Any, str, str, str, str]]:
     """``(key, default, allowed, symbol, equation, doc)`` for every leaf field, nested sections included."""
     rows = []
     kinds = field_kinds(cls)

@@ -20,7 +20,7 @@ from verl_dsdr.algorithms.dsdr import (
     semantic_diversity,
     sequence_mean,
 )
-from verl_dsdr.glue.wire import COEF
+from verl_dsdr.glue.wire import COEF, MANAGER_HINT
 from verl_dsdr.methods.base import GroupInputs, GroupStepResult, masked_mean
 from verl_dsdr.methods.dsdr.config import DSDRConfig
 
@@ -36,6 +36,8 @@ class DSDRStats:
 
 def dsdr_stats(inputs: GroupInputs, settings: DSDRConfig) -> DSDRStats:
     """D_emb, D_eq, d (Eq. 4-9), coupling weights (Eq. 11) and loss coefficients ``c_i = G w_i``."""
+    if inputs.embeddings is None or inputs.formulas is None:
+        raise ValueError(f"DSDR's group step needs each rollout's embedding and formula set: {MANAGER_HINT}")
     peer_mask = inputs.correct if settings.peers == "correct" else inputs.real
     semantic = semantic_diversity(inputs.embeddings, inputs.index, peer_mask=peer_mask)
     formula = formula_uniqueness(inputs.formulas, inputs.index, peer_mask=peer_mask)

@@ -15,6 +15,8 @@ data-parallel ranks. ``c_i`` arrives per sample in the field ``dsdr_coef``. The 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from verl.trainer.ppo.core_algos import agg_loss
 from verl.utils.metric import AggregationType, Metric
@@ -26,7 +28,7 @@ from verl_dsdr.glue.wire import COEF
 from verl_dsdr.methods.dsdr.config import LOCAL_TERM_AGG, DSDRConfig
 
 
-def local_term_tokens(model_output: dict, data, settings: DSDRConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def local_term_tokens(model_output: dict, data: Any, settings: DSDRConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token integrand of ``H_hat`` (``[mb, L]``) and the response mask, padded like ``ppo_loss``."""
     padded = data.select("response_mask", "old_log_probs").to_padded_tensor()
     mask = padded["response_mask"].to(bool)
@@ -43,7 +45,9 @@ def local_term_tokens(model_output: dict, data, settings: DSDRConfig) -> tuple[t
     return local_entropy_tokens(log_prob, old_log_prob, settings.detach_ratio), mask
 
 
-def dsdr_ppo_loss(config, model_output, data, dp_group=None, *, settings: DSDRConfig):
+def dsdr_ppo_loss(
+    config: Any, model_output: dict, data: Any, dp_group: Any = None, *, settings: DSDRConfig
+) -> tuple[torch.Tensor, dict]:
     """``L = L_ppo - lambda_l * J_local`` for one micro-batch (spec section 6)."""
     loss, metrics = ppo_loss(config, model_output, data, dp_group)
     if settings.lambda_l == 0.0:
