@@ -321,7 +321,7 @@ SMOKE_SIZES = {
     "data.train_batch_size": "8",
     "data.max_prompt_length": "64",
     "data.max_response_length": "48",
-    "data.val_max_samples": "16",
+    "data.val_max_samples": "4",
     "actor_rollout_ref.actor.ppo_mini_batch_size": "4",
     "actor_rollout_ref.actor.ppo_max_token_len_per_gpu": "112",  # 64 + 48: one full-length sequence, as the scripts
     "actor_rollout_ref.rollout.max_model_len": "112",
