@@ -108,3 +108,32 @@ def test_a_given_ray_folder_is_used_and_not_owned(tmp_path, monkeypatch):
     local = prepare_local_ray(_config(temp_dir=str(tmp_path)))
     assert local.folder == str(tmp_path) and not local.owned
     assert (tmp_path / TOKEN_FILE).exists()
+
+
+def test_cpu_load_balancer_is_sticky_then_least_busy_and_counts_releases():
+    from verl_dsdr.cpu.router import LoadBalancer
+
+    lb = LoadBalancer({"a": "handle-a", "b": "handle-b"}, {"max_cache_size": 2})
+    assert lb.acquire_server("r1") == ("a", "handle-a")  # both idle: the first
+    assert lb.acquire_server("r2") == ("b", "handle-b")  # a is busy
+    assert lb.acquire_server("r1") == ("a", "handle-a")  # sticky, though a is now the busier
+    assert lb.get_status()["servers"] == {"a": 2, "b": 1} and lb.get_total_inflight() == 3
+    lb.release_server("a")
+    lb.release_server("a")
+    lb.release_server("a")  # more releases than acquires never go below zero
+    assert lb.get_inflight_count("a") == 0
+    lb.acquire_server("r3")  # evicts the oldest sticky entry (r2) from a cache of 2
+    assert lb.clear_sticky_cache() == {"cleared": 2}
+    lb.remove_servers(["a"])
+    assert lb.get_all_servers() == ["b"] and lb.acquire_server("r1") == ("b", "handle-b")
+    lb.remove_servers(["b"])
+    with pytest.raises(RuntimeError, match="No available servers"):
+        lb.acquire_server("r4")
+
+
+def test_cpu_load_balancer_module_imports_neither_verl_nor_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, verl_dsdr.cpu.router; print(any(m in sys.modules for m in ('verl', 'torch')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -7,16 +7,22 @@ tiny model. It is not a way to train real models. Activated by ``VERL_PLATFORM=c
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 
 def prepare_cpu_run(config: DictConfig):
     """What a ``trainer.device=cpu`` run needs before Ray starts, in the launching process: logical
-    resources that fit the run's shape (refused, naming the key, when set too small) and a
+    resources that fit the run's shape (refused, naming the key, when set too small), the
+    verl-free rollout load balancer (:mod:`verl_dsdr.cpu.router`) and a
     loopback-only, token-protected Ray of its own (:mod:`verl_dsdr.cpu.local_ray`, whose
     :class:`~verl_dsdr.cpu.local_ray.LocalRay` is returned; ``None`` when joining a cluster)."""
     from verl_dsdr.cpu.local_ray import prepare_local_ray
     from verl_dsdr.cpu.resources import fit_cpu_resources
+    from verl_dsdr.cpu.router import router_config_path
 
     fit_cpu_resources(config)
+    rollout = config.actor_rollout_ref.rollout
+    if rollout.get("router_config_path") is None:  # a load balancer that does not import verl (cpu/router.py)
+        with open_dict(config):
+            rollout.router_config_path = router_config_path()
     return prepare_local_ray(config)

@@ -61,10 +61,14 @@ class DSDRRewardManager(RewardManagerBase):
 
     @classmethod
     def init_class(cls, config, tokenizer) -> None:
-        """Load the frozen encoder once per reward worker and say where it runs and what it costs."""
+        """Load the frozen encoder once per reward worker and say where it runs and what it costs.
+
+        Also scores one answer, so the verifier's hard-time-limit worker is started and warm
+        before the first trajectory arrives (start-up work, not the first step's)."""
         if cls._class_initialized:
             return
         super().init_class(config, tokenizer)
+        default_compute_score(data_source="warm_up", solution_str="\\boxed{1}", ground_truth="1")
         if not _needs(config)[0]:
             return
         from verl_dsdr.scoring.embedder import ResponseEmbedder

@@ -29,6 +29,22 @@ def _worker_platform(trainer) -> list[str]:
     return ray.get([w.__ray_call__.remote(_probe) for w in workers])
 
 
+def _wait_until_ready(*groups) -> None:
+    """Wait for the reward and agent-loop workers to finish starting before step 1.
+
+    verl creates them without waiting (``experimental/reward_loop/reward_loop.py`` ~334,
+    ``experimental/agent_loop/agent_loop.py`` ~1217), so their start-up (imports, the embedder
+    load, the verifier's warm-up) would otherwise land inside the first step's time.
+    """
+    import time
+
+    handles = [h for group in groups for h in group]
+    start = time.perf_counter()
+    ray.get([h.__ray_ready__.remote() for h in handles])
+    print(f"[verl_dsdr] {len(handles)} reward and agent-loop workers ready in {time.perf_counter() - start:.1f}s "
+          "(start-up, before step 1)", flush=True)
+
+
 @ray.remote
 class TaskRunner:
     """Builds the trainer inside the Ray cluster and trains."""
@@ -62,6 +78,7 @@ class TaskRunner:
                 teacher_client=trainer.get_teacher_client(),
                 reward_loop_worker_handles=trainer.get_reward_handles(),
             )
+            _wait_until_ready(trainer.get_reward_handles(), getattr(manager, "agent_loop_workers", None) or [])
             trainer.fit(manager)
             succeeded = True
         finally:

@@ -1,0 +1,156 @@
+"""The ``hf_cpu`` rollout's Ray server actor: token-in/token-out sampling with Hugging Face ``generate``.
+
+Kept apart from :mod:`verl_dsdr.cpu.rollout` (verl's replica and adapter classes) and free of
+top-level verl and torch imports: every process that receives a handle to this actor imports this
+module to deserialize it (Ray loads the actor's class module), among them the rollout load
+balancer, which should stay a small process (:mod:`verl_dsdr.cpu.router`). The server itself
+imports torch, transformers and verl's config classes when it starts.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Optional
+
+from verl_dsdr.utils.batching import MicroBatcher
+
+if TYPE_CHECKING:
+    import torch
+
+    from verl_dsdr.cpu.sampler import SampleRequest, SampleResult
+
+__all__ = ["HFRolloutServer"]
+
+
+def _cpu_threads() -> int:
+    return int(os.environ.get("VERL_DSDR_CPU_THREADS", str(max(1, min(2, os.cpu_count() or 1)))))
+
+
+class HFRolloutServer:
+    """Token-in/token-out sampling server backed by ``transformers`` (one per replica).
+
+    ``generate`` calls are queued; a single batching task drains the queue, groups the
+    waiting requests by sampling parameters and samples each group in one ``generate``
+    call on a worker thread (:class:`MicroBatcher`), so concurrent agent-loop requests
+    share forward passes.
+    """
+
+    def __init__(self, config: Any, model_config: Any, replica_rank: int, batch_window_s: float = 0.005):
+        import torch
+        from transformers import AutoModelForCausalLM
+        from verl.utils.config import omega_conf_to_dataclass
+        from verl.workers.config import HFModelConfig
+
+        from verl_dsdr.cpu.sampler import resolve_eos_ids
+
+        torch.set_num_threads(_cpu_threads())
+        self.config = config
+        self.replica_rank = replica_rank
+        self.global_steps: Optional[int] = None
+        model_config = omega_conf_to_dataclass(model_config, dataclass_type=HFModelConfig)
+        path = model_config.local_path
+        attn = (model_config.override_config or {}).get("attn_implementation", "sdpa")
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=attn)
+        self.model.eval()
+        tokenizer = model_config.tokenizer
+        generation = model_config.generation_config
+        self.eos_ids = resolve_eos_ids(getattr(generation, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None))
+        pad = getattr(tokenizer, "pad_token_id", None)
+        self.pad_id = int(pad if pad is not None else self.eos_ids[0])
+        self.max_model_len = int(config.max_model_len or (config.prompt_length + config.response_length))
+        self.max_batch = max(1, int(getattr(config, "max_num_seqs", 256) or 256))
+        self._batcher = MicroBatcher(self._sample, max_batch=self.max_batch, window_s=batch_window_s)
+
+    def ready(self) -> str:
+        import torch
+
+        return f"hf_cpu replica {self.replica_rank}: {type(self.model).__name__} on cpu, {torch.get_num_threads()} threads"
+
+    # ---- generation -------------------------------------------------------------------
+    async def generate(
+        self,
+        prompt_ids: list[int],
+        sampling_params: dict[str, Any],
+        request_id: str,
+        image_data: Optional[list[Any]] = None,
+        video_data: Optional[list[Any]] = None,
+        **_ignored: Any,
+    ):
+        from verl.workers.rollout.replica import TokenOutput
+
+        from verl_dsdr.cpu.sampler import SampleRequest, SamplingKey
+
+        if image_data or video_data:
+            raise ValueError("the hf_cpu rollout is text-only; use vllm or sglang for multimodal data")
+        prompt_ids = [int(t) for t in prompt_ids]
+        room = self.max_model_len - len(prompt_ids)
+        if room < 1:
+            raise ValueError(
+                f"prompt of {len(prompt_ids)} tokens leaves no room within max_model_len={self.max_model_len}; "
+                "raise actor_rollout_ref.rollout.max_model_len or data.max_prompt_length"
+            )
+        max_tokens = int(sampling_params.get("max_tokens") or sampling_params.get("max_new_tokens") or 0)
+        max_tokens = min(max_tokens or self.config.response_length, room)
+        request = SampleRequest(prompt_ids, SamplingKey.from_params(sampling_params), max_tokens)
+        result = await self._batcher.submit(request)
+        return TokenOutput(
+            token_ids=result.token_ids,
+            log_probs=result.log_probs if sampling_params.get("logprobs", True) else None,
+            stop_reason=result.stop_reason,
+            extra_fields={"global_steps": self.global_steps},
+        )
+
+    def _sample(self, requests: list[SampleRequest]) -> list[SampleResult]:
+        """One ``generate`` call per distinct sampling-parameter set among the queued requests."""
+        from verl_dsdr.cpu.sampler import group_by_key, sample_batch
+
+        results: list[Optional[SampleResult]] = [None] * len(requests)
+        for _key, indices in group_by_key(requests).items():
+            batch = sample_batch(self.model, [requests[i] for i in indices], self.eos_ids, self.pad_id)
+            for i, result in zip(indices, batch):
+                results[i] = result
+        return results
+
+    # ---- weights ----------------------------------------------------------------------
+    def load_weights(self, state_dict: dict[str, torch.Tensor], global_steps: Optional[int] = None) -> int:
+        """Load the trainer's weights; tied weights may be absent, anything unknown is an error."""
+        missing, unexpected = self.model.load_state_dict(state_dict, strict=False)
+        tied = set(getattr(self.model, "_tied_weights_keys", None) or [])
+        if isinstance(getattr(self.model, "_tied_weights_keys", None), dict):
+            tied = set(self.model._tied_weights_keys)
+        really_missing = [k for k in missing if k not in tied and not k.endswith("lm_head.weight")]
+        if unexpected or really_missing:
+            raise RuntimeError(f"weight sync mismatch: unexpected={unexpected[:5]} missing={really_missing[:5]}")
+        if getattr(self.model.config, "tie_word_embeddings", False):
+            self.model.tie_weights()
+        self.global_steps = global_steps
+        return len(state_dict)
+
+    # ---- life-cycle calls verl makes on every backend (nothing to free on CPU) -----------
+    async def wake_up(self) -> None:
+        return None
+
+    async def sleep(self) -> None:
+        return None
+
+    async def clear_kv_cache(self) -> None:
+        return None
+
+    async def release_kv_cache(self) -> None:
+        return None
+
+    async def resume_kv_cache(self) -> None:
+        return None
+
+    async def abort_all_requests(self, reject_request: bool = False) -> dict[str, Any]:
+        # Batches are short and synchronous training never aborts mid-step; nothing is cut.
+        return {"aborted_count": 0, "request_ids": []}
+
+    async def resume_generation(self) -> None:
+        return None
+
+    async def start_profile(self, **_kwargs: Any) -> None:
+        return None
+
+    async def stop_profile(self) -> None:
+        return None
