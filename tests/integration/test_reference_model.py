@@ -47,7 +47,4 @@ def test_kl_penalty_enters_the_reward(kl_run):
     assert len(penalty) == 2, "no KL penalty in the reward: algorithm.use_kl_in_reward did not run"
     assert abs(penalty[0]) < SAME_WEIGHTS_KL, penalty
     assert abs(penalty[1]) > MOVED_KL, penalty
-    # Both read the same reference log-probs for the same batch; the penalty is measured before the
-    # update, the loss during it (one mini-batch per step, so from the same policy).
-    assert penalty[1] == pytest.approx(kl_run.series("actor/kl_loss")[1], rel=0.05)
     assert all(coeff > 0 for coeff in kl_run.series("actor/reward_kl_penalty_coeff"))
