@@ -10,13 +10,13 @@ PROBS_DIFF_TOLERANCE = 1e-2
 
 
 @pytest.fixture(scope="module")
-def grpo(train):
-    return train("grpo", 2)
+def grpo(side_by_side):
+    return side_by_side["second"]  # GRPO, one rank, run beside the two-rank DSDR run
 
 
 @pytest.fixture(scope="module")
-def dsdr(train):
-    return train("dsdr", 2)
+def dsdr(side_by_side):
+    return side_by_side["two_ranks"]  # DSDR on two ranks
 
 
 def test_grpo_trains_two_steps_on_cpu(grpo):
@@ -50,7 +50,8 @@ def test_dsdr_trains_two_steps_with_its_metrics(dsdr, assert_local_term_subtract
 
 
 
-@pytest.mark.parametrize("estimator", ["setpo", "asym_grpo"])
+# SetPO trains under colocate_async in test_trainer_modes.py (the same group trainer as sync).
+@pytest.mark.parametrize("estimator", ["asym_grpo"])
 def test_peer_methods_train_two_steps(train, estimator):
     run = train(estimator, 2)
     assert run.returncode == 0, run.tail()
@@ -58,8 +59,8 @@ def test_peer_methods_train_two_steps(train, estimator):
     assert max(run.series("actor/grad_norm")) > 0
 
 
-def test_dsdr_full_entropy_estimator_trains(train, assert_local_term_subtracted):
-    run = train("dsdr", 1, "algorithm.dsdr.entropy_estimator=full")
+def test_dsdr_full_entropy_estimator_trains(dsdr_colocate_full, assert_local_term_subtracted):
+    run = dsdr_colocate_full
     assert run.returncode == 0, run.tail()
     assert max(abs(v) for v in run.series("dsdr/local_term")) > 0
     assert run.series("actor/entropy_loss")  # verl computed the model's entropy for the exact estimator

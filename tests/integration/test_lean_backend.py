@@ -1,43 +1,13 @@
-"""The CPU backend's shape and isolation: two ranks, two runs side by side, nothing reachable from the network."""
+"""The CPU backend's shape and isolation: two ranks, two runs side by side (the `side_by_side` fixture in
+conftest.py), nothing reachable from the network."""
 
 import ipaddress
-import threading
-import time
 
 import pytest
 
-from verl_dsdr.launch import embedded_cpu_run, own_processes, run_training
+from verl_dsdr.launch import own_processes
 
 pytestmark = pytest.mark.integration
-
-SECOND_RUN_DELAY_S = 20
-
-
-@pytest.fixture(scope="module")
-def side_by_side(assets, tmp_path_factory):
-    """DSDR on two ranks (`trainer.n_gpus_per_node=2`, the only override) and, started 20 s later
-    while the first is still running, a GRPO run on one rank: each with its own Ray."""
-    runs, errors = {}, []
-
-    def go(name, overrides, delay):
-        time.sleep(delay)
-        try:
-            runs[name] = run_training(overrides, tmp_path_factory.mktemp(name))
-        except Exception as error:  # reported by the tests below, not lost in the thread
-            errors.append(error)
-
-    plan = [
-        ("two_ranks", [*embedded_cpu_run(assets, "dsdr", 2), "trainer.n_gpus_per_node=2"], 0),
-        ("second", embedded_cpu_run(assets, "grpo", 2), SECOND_RUN_DELAY_S),
-    ]
-    threads = [threading.Thread(target=go, args=item) for item in plan]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-    return runs
-
 
 def test_dsdr_trains_on_two_ranks_with_one_override(side_by_side):
     run = side_by_side["two_ranks"]
