@@ -11,8 +11,7 @@ if [ "$#" -eq 0 ]; then
   # The whole suite starts with the linter and the type checker (settings in pyproject.toml).
   echo "[verl-dsdr] ruff check"
   "$PYTHON" -m ruff check "$REPO"
-  typed=(verl_dsdr/algorithms)
-  if [ -d verl_dsdr/methods ]; then typed+=(verl_dsdr/methods); fi
+  typed=(verl_dsdr/algorithms verl_dsdr/methods verl_dsdr/scoring)
   echo "[verl-dsdr] mypy ${typed[*]}"
   "$PYTHON" -m mypy "${typed[@]}"
 fi

@@ -46,7 +46,7 @@ CPU_TINY_OVERRIDES = (
     "actor_rollout_ref.actor.use_kl_loss=false",
     "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=16",
     "algorithm.use_kl_in_reward=false",
-    "trainer.project_name=verl_dsdr",
+    "trainer.project_name=verl_dsdr_cpu",  # verl's file logger default is ./PROJECT/EXPERIMENT.jsonl: not the package folder
 )
 
 

@@ -444,7 +444,7 @@ class BoundedRunner:
             index, worker, got_startup, got_waited = got
             startup_wait += got_startup
             waited += got_waited
-            spent = {"startup_wait": startup_wait, "waited": waited}
+            spent: dict[str, Any] = {"startup_wait": startup_wait, "waited": waited}
             t0 = time.perf_counter()
             try:
                 worker.conn.send((fn, tuple(args), dict(kwargs or {})))

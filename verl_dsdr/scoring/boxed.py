@@ -52,7 +52,7 @@ def _spans(text: str) -> list[tuple[int, int, int]] | None:
     A box inside another box is part of the outer one's content. Linear: the scan resumes after
     each closed box, and an unclosed box ends it (everything after it is inside it).
     """
-    spans = []
+    spans: list[tuple[int, int, int]] = []
     pos = 0
     while True:
         match = _BOX.search(text, pos)

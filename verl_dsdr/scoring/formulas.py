@@ -106,7 +106,7 @@ def find_math_spans(text: str) -> Iterator[tuple[str, str]]:
         m = _OUTSIDE.search(text, pos)
         if m is None:
             return
-        group = m.lastgroup
+        group = m.lastgroup or ""  # every alternative of _OUTSIDE is a named group
         start = m.end()
         if group == "esc":
             pos = start
