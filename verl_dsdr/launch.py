@@ -100,14 +100,16 @@ def read_metrics(path: Path) -> list[dict]:
     return [{"step": r["step"], **r["data"]} for r in rows]
 
 
+def joins_cluster(overrides: Sequence[str]) -> bool:
+    """Whether the overrides point the run at a running Ray cluster (``ray_kwargs.ray_init.address``)."""
+    return any(str(o).lstrip("+").partition("=")[0] == "ray_kwargs.ray_init.address" for o in overrides)
+
+
 def main_ppo_command(overrides: Sequence[str], run_dir: Path, ray_dir: str, python: str = sys.executable) -> list[str]:
-    """The command line of one run: hydra's output and Ray's session folder are the run's own."""
-    return [
-        python, "-m", "verl_dsdr.main_ppo",
-        f"hydra.run.dir={Path(run_dir) / 'hydra'}",
-        f"+ray_kwargs.ray_init._temp_dir={ray_dir}",
-        *overrides,
-    ]
+    """The command line of one run: hydra's output and Ray's session folder are the run's own
+    (a run joining a cluster uses the cluster's session: Ray refuses another folder with an address)."""
+    session = [] if joins_cluster(overrides) else [f"+ray_kwargs.ray_init._temp_dir={ray_dir}"]
+    return [python, "-m", "verl_dsdr.main_ppo", f"hydra.run.dir={Path(run_dir) / 'hydra'}", *session, *overrides]
 
 
 def own_processes(token: str, ray_dir: str) -> list[int]:

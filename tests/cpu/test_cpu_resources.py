@@ -137,3 +137,21 @@ def test_cpu_load_balancer_module_imports_neither_verl_nor_torch():
 
     code = "import sys, verl_dsdr.cpu.router; print(any(m in sys.modules for m in ('verl', 'torch')))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_process_group_meets_through_a_file_in_the_runs_folder():
+    from verl_dsdr.cpu.patches import file_store_init_method
+
+    env = {"VERL_DSDR_DIST_STORE_DIR": "/tmp/vdsdr_ray_x", "MASTER_PORT": "29500"}
+    assert file_store_init_method(env) == "file:///tmp/vdsdr_ray_x/torch_store_29500"  # one file per worker group
+    assert file_store_init_method({**env, "DIST_INIT_METHOD": "tcp://10.0.0.1:1"}) is None  # the user's choice
+    assert file_store_init_method({"MASTER_PORT": "29500"}) is None  # not a verl-dsdr CPU run: verl's default
+
+
+def test_local_ray_routes_torch_and_gloo_to_its_folder_and_loopback(tmp_path, monkeypatch):
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+    config = _config(temp_dir=str(tmp_path))
+    prepare_local_ray(config)
+    env_vars = config.ray_kwargs.ray_init.runtime_env.env_vars
+    assert env_vars.VERL_DSDR_DIST_STORE_DIR == str(tmp_path)
+    assert env_vars.GLOO_SOCKET_IFNAME in ("lo", "lo0")

@@ -10,7 +10,10 @@ address), so anyone who can reach a laptop could submit work to it. Two Ray swit
   node address ``127.0.0.1``: Ray's servers then bind to loopback, and so do TransferQueue's
   sockets and Ray's metrics endpoints (they bind to the node address);
 - token authentication (``RAY_AUTH_MODE=token``) with a token written for this run into its own
-  session folder (``RAY_AUTH_TOKEN_PATH``), never to the home folder, as a second lock.
+  session folder (``RAY_AUTH_TOKEN_PATH``), never to the home folder, as a second lock;
+- torch's process group meets through a file in that folder instead of a TCP store (which would
+  listen on every interface; :func:`verl_dsdr.cpu.patches.file_store_init_method`), and gloo's
+  connections between ranks use the loopback interface (``GLOO_SOCKET_IFNAME``).
 
 Each run also gets its own session folder (``ray_init._temp_dir``) unless one is given, so runs
 started side by side never share sockets, logs or clean-up. Joining an existing cluster
@@ -30,6 +33,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
 
+from verl_dsdr.cpu.patches import DIST_STORE_DIR_ENV
+
 __all__ = ["LOOPBACK_ENV", "TOKEN_FILE", "LocalRay", "new_session_dir", "prepare_local_ray"]
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -43,6 +48,18 @@ LEAN_RAY_ENV = {"RAY_enable_worker_prestart": "0", "RAY_prestart_worker_first_dr
 def new_session_dir() -> str:
     """A fresh Ray session folder under /tmp (Ray's unix socket paths must stay short)."""
     return tempfile.mkdtemp(prefix=SESSION_PREFIX, dir="/tmp")
+
+
+def loopback_interface() -> str:
+    """The name of the interface holding 127.0.0.1 (``lo`` on Linux, ``lo0`` on macOS)."""
+    import socket
+
+    import psutil
+
+    for name, addresses in psutil.net_if_addrs().items():
+        if any(a.family == socket.AF_INET and a.address.startswith("127.") for a in addresses):
+            return name
+    return "lo"
 
 
 def write_token(folder: str | Path) -> Path:
@@ -78,6 +95,14 @@ def prepare_local_ray(config: DictConfig) -> LocalRay | None:
         atexit.register(shutil.rmtree, folder, True)  # registered before ray.init: runs after Ray's own shutdown
     Path(folder).mkdir(parents=True, exist_ok=True)
     token = write_token(folder)
+    with open_dict(config):  # every Ray worker: torch's rendezvous through a file, gloo on loopback
+        if ray_init.get("runtime_env") is None:
+            ray_init.runtime_env = {}
+        if ray_init.runtime_env.get("env_vars") is None:
+            ray_init.runtime_env.env_vars = {}
+        env_vars = ray_init.runtime_env.env_vars
+        env_vars.setdefault(DIST_STORE_DIR_ENV, str(folder))
+        env_vars.setdefault("GLOO_SOCKET_IFNAME", loopback_interface())
     if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token":
         print(f"[verl_dsdr] RAY_AUTH_MODE={os.environ['RAY_AUTH_MODE']} ignored: the CPU backend's local Ray "
               "always uses a token made for the run", flush=True)

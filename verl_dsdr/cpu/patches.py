@@ -28,6 +28,24 @@ def cpu_process_group_backend(requested: str | None) -> str | None:
     return requested
 
 
+DIST_STORE_DIR_ENV = "VERL_DSDR_DIST_STORE_DIR"
+
+
+def file_store_init_method(environ) -> str | None:
+    """A file-based rendezvous for a CPU run's process group, or ``None`` to keep verl's.
+
+    With no ``DIST_INIT_METHOD``, torch's default rendezvous starts a TCP store on the first rank
+    that listens on every interface. A CPU run on one machine can meet through a file in its own
+    Ray session folder instead (``VERL_DSDR_DIST_STORE_DIR``, set by :mod:`verl_dsdr.cpu.local_ray`),
+    one file per worker group (verl gives each group its own ``MASTER_PORT``), so the run opens no
+    store socket at all. A ``DIST_INIT_METHOD`` the user set is kept.
+    """
+    folder = environ.get(DIST_STORE_DIR_ENV)
+    if not folder or environ.get("DIST_INIT_METHOD"):
+        return None
+    return f"file://{folder}/torch_store_{environ.get('MASTER_PORT', 'default')}"
+
+
 def patch_process_group_init() -> None:
     """Wrap ``verl.utils.distributed.initialize_global_process_group_ray`` to use ``gloo`` on CPU.
 
@@ -44,6 +62,9 @@ def patch_process_group_init() -> None:
 
     @functools.wraps(original)
     def initialize_global_process_group_ray(timeout_second=None, backend=None):
+        init_method = file_store_init_method(os.environ)
+        if init_method:  # verl reads DIST_INIT_METHOD (verl/utils/distributed.py ~98)
+            os.environ["DIST_INIT_METHOD"] = init_method
         return original(timeout_second=timeout_second, backend=cpu_process_group_backend(backend))
 
     initialize_global_process_group_ray._verl_dsdr_cpu = True  # type: ignore[attr-defined]
