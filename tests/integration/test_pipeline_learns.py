@@ -21,7 +21,9 @@ Measured (``critic/score/mean``, mean of the last 3 of 10 steps minus mean of th
 prompts x 8 rollouts, lr 3e-4, unseeded sampling; ``data.seed`` 7, 8, 7, 7): GRPO 0.544, 0.469,
 0.505; DSDR 0.521, 0.529, 0.604, 0.487. The first two steps averaged 0.31-0.41.
 After 8 steps the gains were 0.39-0.44, so 10 steps keep a margin of >= 0.17 over the threshold.
-One run takes 85-140 s on the shared 2-core machine (load average 2 to 6), 50-80 s of it start-up.
+Planted in a scratch copy of the package, a negated DSDR advantage took the score from 0.32 to
+0.04 (gain -0.28) and rewards rolled by one row (each response trained on its neighbour's reward)
+from 0.35 to 0.20 (gain -0.14): both fail this test. One run takes 85-140 s on the shared 2-core machine (load average 2 to 6), 50-80 s of it start-up.
 """
 
 import pytest
