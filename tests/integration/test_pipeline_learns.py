@@ -23,7 +23,8 @@ prompts x 8 rollouts, lr 3e-4, unseeded sampling; ``data.seed`` 7, 8, 7, 7): GRP
 After 8 steps the gains were 0.39-0.44, so 10 steps keep a margin of >= 0.17 over the threshold.
 Planted in a scratch copy of the package, a negated DSDR advantage took the score from 0.32 to
 0.04 (gain -0.28) and rewards rolled by one row (each response trained on its neighbour's reward)
-from 0.35 to 0.20 (gain -0.14): both fail this test. One run takes 85-140 s on the shared 2-core machine (load average 2 to 6), 50-80 s of it start-up.
+from 0.35 to 0.20 (gain -0.14): both fail this test. One run takes 85-140 s on the shared 2-core
+machine (load average 2 to 6), 50-80 s of it start-up.
 """
 
 import pytest
