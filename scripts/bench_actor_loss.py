@@ -75,8 +75,15 @@ SHAPES = {
     "cpu-small": Shape(2, 256, 768, 4, 2, 64, 32768),
     "smoke": Shape(1, 64, 128, 2, 1, 32, 2048),
 }
-VARIANTS = ("grpo", "dsdr_is", "dsdr_full_naive", "dsdr_full_chunked", "dsdr_full_verl_ckpt", "grpo_fused",
-            "dsdr_full_fused")
+VARIANTS = (
+    "grpo",
+    "dsdr_is",
+    "dsdr_full_naive",
+    "dsdr_full_chunked",
+    "dsdr_full_verl_ckpt",
+    "grpo_fused",
+    "dsdr_full_fused",
+)
 GOALS = {
     "dsdr_is": {"time": 1.01, "memory": 1.00},
     "dsdr_full_chunked": {"time": 1.05, "memory": 1.10},
@@ -102,11 +109,13 @@ def token_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return picked - lse
 
 
-def ppo_clip_loss(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor,
-                  mask: torch.Tensor, s: LossSettings) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def ppo_clip_loss(
+    log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, s: LossSettings
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """verl's vanilla (dual-clip PPO) policy loss, token-mean: the project's torch-only form."""
-    return baselines.ppo_clip_loss(log_prob, old_log_prob, advantages, mask, s.clip_low, s.clip_high,
-                                   s.clip_ratio_c, "token-mean")
+    return baselines.ppo_clip_loss(
+        log_prob, old_log_prob, advantages, mask, s.clip_low, s.clip_high, s.clip_ratio_c, "token-mean"
+    )
 
 
 def is_entropy_tokens(log_prob: torch.Tensor, old_log_prob: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -187,8 +196,9 @@ class FusedLogProbEntropy(torch.autograd.Function):
         return grad, None, None, None
 
 
-def fused_log_probs_entropy(logits: torch.Tensor, labels: torch.Tensor, chunk_rows: int,
-                            with_entropy: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def fused_log_probs_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, chunk_rows: int, with_entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``[B, L, V]`` fp32 logits -> (log-probs ``[B, L]``, entropy ``[B, L]``; zeros without entropy)."""
     flat = logits.reshape(-1, logits.shape[-1])
     log_prob, entropy = FusedLogProbEntropy.apply(flat, labels.reshape(-1), chunk_rows, with_entropy)
@@ -205,8 +215,9 @@ def variant_loss(name: str, logits: torch.Tensor, batch: dict[str, torch.Tensor]
     mask = batch["mask"]
     fused_entropy = None
     if name in ("grpo_fused", "dsdr_full_fused"):
-        log_prob, fused_entropy = fused_log_probs_entropy(logits, batch["labels"], s.chunk_rows,
-                                                          with_entropy=name == "dsdr_full_fused")
+        log_prob, fused_entropy = fused_log_probs_entropy(
+            logits, batch["labels"], s.chunk_rows, with_entropy=name == "dsdr_full_fused"
+        )
     else:
         log_prob = token_log_probs(logits, batch["labels"])
     loss, _ = ppo_clip_loss(log_prob, batch["old_log_prob"], batch["advantages"], mask, s)
@@ -238,10 +249,18 @@ def build_model(shape: Shape, device: torch.device, dtype: torch.dtype, seq_len:
     from transformers import AutoModelForCausalLM, Qwen3Config
 
     config = Qwen3Config(
-        vocab_size=shape.vocab, hidden_size=shape.hidden, intermediate_size=shape.intermediate,
-        num_hidden_layers=shape.layers, num_attention_heads=shape.heads, num_key_value_heads=shape.kv_heads,
-        head_dim=shape.head_dim, tie_word_embeddings=True, max_position_embeddings=max(seq_len, 4096),
-        rope_theta=1_000_000.0, rms_norm_eps=1e-6, use_cache=False,
+        vocab_size=shape.vocab,
+        hidden_size=shape.hidden,
+        intermediate_size=shape.intermediate,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.kv_heads,
+        head_dim=shape.head_dim,
+        tie_word_embeddings=True,
+        max_position_embeddings=max(seq_len, 4096),
+        rope_theta=1_000_000.0,
+        rms_norm_eps=1e-6,
+        use_cache=False,
     )
     torch.manual_seed(seed)
     with torch.device(device):
@@ -354,17 +373,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16")
     p.add_argument("--repeats", type=int, default=5, help="timed rounds (median)")
     p.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
-    p.add_argument("--head-repeats", type=int, default=None,
-                   help="timed rounds of the loss head alone (default 3 x --repeats)")
+    p.add_argument(
+        "--head-repeats", type=int, default=None, help="timed rounds of the loss head alone (default 3 x --repeats)"
+    )
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset; grpo is always run")
     p.add_argument("--chunk-rows", type=int, default=2048, help="rows per entropy chunk (verl's default 2048)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory step")
-    p.add_argument("--no-malloc-cache", action="store_true",
-                   help="CPU: keep glibc's default of returning large blocks to the OS (page faults every step)")
-    p.add_argument("--cpu-small", action="store_true",
-                   help="small shape on CPU (2 layers, hidden 256, vocabulary 32,768, 2 x 512 tokens)")
+    p.add_argument(
+        "--no-malloc-cache",
+        action="store_true",
+        help="CPU: keep glibc's default of returning large blocks to the OS (page faults every step)",
+    )
+    p.add_argument(
+        "--cpu-small",
+        action="store_true",
+        help="small shape on CPU (2 layers, hidden 256, vocabulary 32,768, 2 x 512 tokens)",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny shape on CPU, 1 round: checks that everything runs")
     args = p.parse_args(argv)
     if args.cpu_small:
@@ -443,8 +469,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         head_cpu_extra = v["head_cpu_time_median_s"] - base["head_cpu_time_median_s"]
         v["cpu_time_ratio_from_head"] = bc.ratio(base["cpu_time_median_s"] + head_cpu_extra, base["cpu_time_median_s"])
     if is_term is not None:
-        is_term["time_ratio_from_loss"] = bc.ratio(base["time_median_s"] + is_term["is_term_extra_s"],
-                                                   base["time_median_s"])
+        is_term["time_ratio_from_loss"] = bc.ratio(
+            base["time_median_s"] + is_term["is_term_extra_s"], base["time_median_s"]
+        )
         variants["dsdr_is"]["is_term"] = is_term
     ratios = {f"{n}_{k}": variants[n][f"{k}_ratio"] for n in names for k in ("time", "cpu_time", "memory")}
     if "grpo_fused" in variants and "dsdr_full_fused" in variants:
@@ -465,12 +492,23 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         "smoke": args.smoke,
         "environment": environment,
         "config": {
-            "shape": args.shape, **shape.__dict__, "tied_embeddings": True, "batch": args.batch,
-            "seq_len": args.seq_len, "dtype": args.dtype, "logits": "float32", "attention": "sdpa",
-            "gradient_checkpointing": True, "repeats": args.repeats, "warmup": args.warmup,
-            "chunk_rows": args.chunk_rows, "threads": args.threads, "cpu_malloc_cached": malloc_cached,
+            "shape": args.shape,
+            **shape.__dict__,
+            "tied_embeddings": True,
+            "batch": args.batch,
+            "seq_len": args.seq_len,
+            "dtype": args.dtype,
+            "logits": "float32",
+            "attention": "sdpa",
+            "gradient_checkpointing": True,
+            "repeats": args.repeats,
+            "warmup": args.warmup,
+            "chunk_rows": args.chunk_rows,
+            "threads": args.threads,
+            "cpu_malloc_cached": malloc_cached,
             "lambda_l": settings.lambda_l,
-            "clip": [settings.clip_low, settings.clip_high], "policy_loss_agg": "token-mean",
+            "clip": [settings.clip_low, settings.clip_high],
+            "policy_loss_agg": "token-mean",
             "local_term_agg": "seq-mean-token-mean",
         },
         "memory_method": method,
@@ -484,8 +522,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     return result
 
 
-def time_heads(model: Any, names: Sequence[str], batch: dict[str, torch.Tensor], s: LossSettings, repeats: int,
-               sync: Callable[[], None]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def time_heads(
+    model: Any,
+    names: Sequence[str],
+    batch: dict[str, torch.Tensor],
+    s: LossSettings,
+    repeats: int,
+    sync: Callable[[], None],
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Interleaved wall and CPU timings of the loss head alone (the only part that differs between variants)."""
     with torch.no_grad():
         logits = model(input_ids=batch["input_ids"], use_cache=False).logits[:, :-1].float()
@@ -505,8 +549,9 @@ def time_heads(model: Any, names: Sequence[str], batch: dict[str, torch.Tensor],
     return runs, cpu_runs
 
 
-def time_is_term(model: Any, batch: dict[str, torch.Tensor], s: LossSettings, repeats: int,
-                 sync: Callable[[], None]) -> dict[str, float]:
+def time_is_term(
+    model: Any, batch: dict[str, torch.Tensor], s: LossSettings, repeats: int, sync: Callable[[], None]
+) -> dict[str, float]:
     """The only work (b) adds to (a): the loss from fixed log-probs, with and without the IS term.
 
     Both losses are built from the same leaf log-probs ``[B, L]`` and back-propagated to them;
@@ -550,9 +595,13 @@ def _relative(v: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
 def _goal(v: dict[str, Any], goal: dict[str, float]) -> dict[str, Any]:
     """Ratios are compared at the goals' precision (two decimals: "1.00x")."""
     return {
-        "time_goal": goal["time"], "memory_goal": goal["memory"],
-        "time_ratio": v["time_ratio"], "cpu_time_ratio": v["cpu_time_ratio"], "memory_ratio": v["memory_ratio"],
-        "time_ratio_from_head": v["time_ratio_from_head"], "cpu_time_ratio_from_head": v["cpu_time_ratio_from_head"],
+        "time_goal": goal["time"],
+        "memory_goal": goal["memory"],
+        "time_ratio": v["time_ratio"],
+        "cpu_time_ratio": v["cpu_time_ratio"],
+        "memory_ratio": v["memory_ratio"],
+        "time_ratio_from_head": v["time_ratio_from_head"],
+        "cpu_time_ratio_from_head": v["cpu_time_ratio_from_head"],
         "time_ratio_from_loss": v.get("is_term", {}).get("time_ratio_from_loss"),
         "time_met": round(v["time_ratio"], 2) <= goal["time"],
         "cpu_time_met": round(v["cpu_time_ratio"], 2) <= goal["time"],
@@ -565,32 +614,57 @@ def report(r: dict[str, Any]) -> None:
     rows = []
     for name, v in r["variants"].items():
         gib = v["peak_memory_gib"]
-        rows.append([name, bc.fmt(v["time_median_s"], 4), bc.fmt(v["time_ratio"]), bc.fmt(v["cpu_time_ratio"]),
-                     bc.fmt(1e3 * v["head_extra_s"], 2), bc.fmt(v["time_ratio_from_head"]),
-                     bc.fmt(v["cpu_time_ratio_from_head"]), bc.fmt(gib, 3) if gib is not None else "n/a",
-                     bc.fmt(v["memory_ratio"])])
+        rows.append(
+            [
+                name,
+                bc.fmt(v["time_median_s"], 4),
+                bc.fmt(v["time_ratio"]),
+                bc.fmt(v["cpu_time_ratio"]),
+                bc.fmt(1e3 * v["head_extra_s"], 2),
+                bc.fmt(v["time_ratio_from_head"]),
+                bc.fmt(v["cpu_time_ratio_from_head"]),
+                bc.fmt(gib, 3) if gib is not None else "n/a",
+                bc.fmt(v["memory_ratio"]),
+            ]
+        )
     c = r["config"]
     bc.print_table(
         f"Actor step, {c['shape']} ({c['batch']} x {c['seq_len']} tokens, {c['dtype']}) "
         f"on {r['environment']['device_requested']}",
-        ["variant", "step s", "x grpo", "x grpo cpu-time", "head +ms", "x via head", "x via head cpu-time",
-         "peak GiB", "x grpo"], rows,
+        [
+            "variant",
+            "step s",
+            "x grpo",
+            "x grpo cpu-time",
+            "head +ms",
+            "x via head",
+            "x via head cpu-time",
+            "peak GiB",
+            "x grpo",
+        ],
+        rows,
     )
     print(f"  memory: {r['memory_method']}")
     print("  step s: median wall clock; cpu-time: this process's CPU seconds (robust to other jobs on a shared CPU)")
-    print("  head +ms: extra milliseconds of the loss head alone (fixed logits); x via head: "
-          "(grpo step + head extra) / grpo step")
+    print(
+        "  head +ms: extra milliseconds of the loss head alone (fixed logits); x via head: "
+        "(grpo step + head extra) / grpo step"
+    )
     is_term = r["variants"].get("dsdr_is", {}).get("is_term")
     if is_term:
-        print(f"  IS term alone (loss from fixed log-probs, median of {is_term['repeats']}): "
-              f"+{1e3 * is_term['is_term_extra_s']:.3f} ms -> x grpo {bc.fmt(is_term['time_ratio_from_loss'], 5)}")
+        print(
+            f"  IS term alone (loss from fixed log-probs, median of {is_term['repeats']}): "
+            f"+{1e3 * is_term['is_term_extra_s']:.3f} ms -> x grpo {bc.fmt(is_term['time_ratio_from_loss'], 5)}"
+        )
     for name, g in r["goals"].items():
-        print(f"  goal {name}: time {bc.fmt(g['time_ratio'])} <= {g['time_goal']} "
-              f"({'met' if g['time_met'] else 'NOT met'}; cpu-time {bc.fmt(g['cpu_time_ratio'])}: "
-              f"{'met' if g['cpu_time_met'] else 'NOT met'}; via head {bc.fmt(g['time_ratio_from_head'])}: "
-              f"{'met' if g['time_met_from_head'] else 'NOT met'}), "
-              f"memory {bc.fmt(g['memory_ratio'])} <= {g['memory_goal']} "
-              f"({'met' if g['memory_met'] else 'NOT met'})")
+        print(
+            f"  goal {name}: time {bc.fmt(g['time_ratio'])} <= {g['time_goal']} "
+            f"({'met' if g['time_met'] else 'NOT met'}; cpu-time {bc.fmt(g['cpu_time_ratio'])}: "
+            f"{'met' if g['cpu_time_met'] else 'NOT met'}; via head {bc.fmt(g['time_ratio_from_head'])}: "
+            f"{'met' if g['time_met_from_head'] else 'NOT met'}), "
+            f"memory {bc.fmt(g['memory_ratio'])} <= {g['memory_goal']} "
+            f"({'met' if g['memory_met'] else 'NOT met'})"
+        )
 
 
 if __name__ == "__main__":

@@ -65,8 +65,15 @@ def time_call(
         wall, cpu, _ = time_once_cpu(fn, sync)
         walls.append(wall)
         cpus.append(cpu)
-    return Timing(statistics.median(walls), statistics.fmean(walls), min(walls), max(walls), len(walls),
-                  statistics.median(cpus), min(cpus))
+    return Timing(
+        statistics.median(walls),
+        statistics.fmean(walls),
+        min(walls),
+        max(walls),
+        len(walls),
+        statistics.median(cpus),
+        min(cpus),
+    )
 
 
 def time_once(fn: Callable[[], Any], sync: Optional[Callable[[], None]] = None) -> tuple[float, Any]:

@@ -87,9 +87,15 @@ def bench_verifier(rollouts: Sequence[bc.Rollout], passes: int) -> dict[str, Any
     t = _per_rollout_ms(lambda r: score_correctness(r.text, r.ground_truth), rollouts, passes)
     scores = t.results
     agree = sum(float(s) == float(r.correct) for s, r in zip(scores, rollouts)) / max(1, len(rollouts))
-    return {"ms_per_rollout": t.ms, "ms_per_rollout_median_pass": t.median_ms, "passes": passes,
-            "rollouts": len(rollouts), "accuracy": sum(scores) / len(scores), "agreement_with_intended": agree,
-            "note": "math-verify runs in a bounded worker process: wall clock only"}
+    return {
+        "ms_per_rollout": t.ms,
+        "ms_per_rollout_median_pass": t.median_ms,
+        "passes": passes,
+        "rollouts": len(rollouts),
+        "accuracy": sum(scores) / len(scores),
+        "agreement_with_intended": agree,
+        "note": "math-verify runs in a bounded worker process: wall clock only",
+    }
 
 
 def bench_formulas_string(mix: Sequence[bc.Rollout], long: Sequence[bc.Rollout], passes: int) -> dict[str, Any]:
@@ -146,8 +152,9 @@ def bench_formulas_sympy(rollouts: Sequence[bc.Rollout], time_limit: float, pass
     }
 
 
-def bench_embedding(rollouts: Sequence[bc.Rollout], device: str, batch_size: int, modes: Sequence[str],
-                    passes: int) -> dict[str, Any]:
+def bench_embedding(
+    rollouts: Sequence[bc.Rollout], device: str, batch_size: int, modes: Sequence[str], passes: int
+) -> dict[str, Any]:
     from transformers.utils import logging as hf_logging
 
     from verl_dsdr.scoring.embedder import ResponseEmbedder
@@ -225,8 +232,9 @@ def _verl_grpo() -> Optional[Any]:
     return compute_grpo_outcome_advantage
 
 
-def bench_trainer_side(groups: int, group_size: int, formulas: int, response_length: int, repeats: int,
-                       seed: int, with_verl: bool) -> dict[str, Any]:
+def bench_trainer_side(
+    groups: int, group_size: int, formulas: int, response_length: int, repeats: int, seed: int, with_verl: bool
+) -> dict[str, Any]:
     import numpy as np
     import torch
 
@@ -330,22 +338,26 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     environment = bc.environment(args.device)  # load averages before the run
     step_rollouts = args.groups * args.rollouts
     workers = [int(w) for w in args.workers.split(",")]
-    mix = bc.synthetic_rollouts(args.groups, args.rollouts, args.seed, min_tokens=min(500, args.max_tokens // 2),
-                                max_tokens=args.max_tokens)
+    mix = bc.synthetic_rollouts(
+        args.groups, args.rollouts, args.seed, min_tokens=min(500, args.max_tokens // 2), max_tokens=args.max_tokens
+    )
     long = bc.long_rollouts(step_rollouts, args.seed + 1, tokens=args.max_tokens, group_size=args.rollouts)
 
     verifier = bench_verifier(mix[: args.verifier_rollouts], args.passes)
     string = bench_formulas_string(mix, long, args.passes)
     sympy = bench_formulas_sympy(long[: args.sympy_rollouts], args.sympy_time_limit, args.passes)
-    embedding = bench_embedding(long[: args.embed_rollouts], args.device, args.embed_batch_size, ("truncate", "mean"),
-                                args.passes)
-    trainer = bench_trainer_side(args.groups, args.rollouts, args.formulas, args.max_tokens, args.repeats, args.seed,
-                                 with_verl=not args.no_verl)
+    embedding = bench_embedding(
+        long[: args.embed_rollouts], args.device, args.embed_batch_size, ("truncate", "mean"), args.passes
+    )
+    trainer = bench_trainer_side(
+        args.groups, args.rollouts, args.formulas, args.max_tokens, args.repeats, args.seed, with_verl=not args.no_verl
+    )
 
     v = verifier["ms_per_rollout"]
     grpo_trainer_ms = trainer["grpo_verl_ms"] if trainer["grpo_verl_ms"] is not None else trainer["grpo_torch_ms"]
-    grpo_trainer_cpu_ms = (trainer["grpo_verl_cpu_ms"] if trainer["grpo_verl_cpu_ms"] is not None
-                           else trainer["grpo_torch_cpu_ms"])
+    grpo_trainer_cpu_ms = (
+        trainer["grpo_verl_cpu_ms"] if trainer["grpo_verl_cpu_ms"] is not None else trainer["grpo_torch_cpu_ms"]
+    )
     added_default = string["ms_per_rollout_long"] + embedding["truncate"]["ms_per_rollout"]
     ratios = {
         "formulas_string_to_verifier": bc.ratio(string["ms_per_rollout_long"], v),
@@ -357,8 +369,11 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         "group_step_to_grpo": bc.ratio(trainer["dsdr_group_step_ms"], grpo_trainer_ms),
         "group_step_to_grpo_cpu_time": bc.ratio(trainer["dsdr_group_step_cpu_ms"], grpo_trainer_cpu_ms),
         "group_step_to_grpo_torch": bc.ratio(trainer["dsdr_group_step_ms"], trainer["grpo_torch_ms"]),
-        "group_step_to_grpo_verl": (bc.ratio(trainer["dsdr_group_step_ms"], trainer["grpo_verl_ms"])
-                                    if trainer["grpo_verl_ms"] is not None else None),
+        "group_step_to_grpo_verl": (
+            bc.ratio(trainer["dsdr_group_step_ms"], trainer["grpo_verl_ms"])
+            if trainer["grpo_verl_ms"] is not None
+            else None
+        ),
     }
     implied = {
         "verifier": implied_step_seconds(v, step_rollouts, workers),
@@ -369,29 +384,42 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     }
     goals = {
         "formulas_string_ms_per_long_rollout": {
-            "goal": GOALS["formulas_string_ms_per_long_rollout"], "measured": string["ms_per_rollout_long"],
+            "goal": GOALS["formulas_string_ms_per_long_rollout"],
+            "measured": string["ms_per_rollout_long"],
             "measured_cpu_time": string["cpu_ms_per_rollout_long"],
             "met": string["ms_per_rollout_long"] < GOALS["formulas_string_ms_per_long_rollout"],
-            "met_cpu_time": string["cpu_ms_per_rollout_long"] < GOALS["formulas_string_ms_per_long_rollout"]},
+            "met_cpu_time": string["cpu_ms_per_rollout_long"] < GOALS["formulas_string_ms_per_long_rollout"],
+        },
         "formulas_string_s_per_2048_long_rollouts": {
-            "goal": GOALS["formulas_string_s_per_2048_long_rollouts"], "measured": string["s_per_2048_long_rollouts"],
+            "goal": GOALS["formulas_string_s_per_2048_long_rollouts"],
+            "measured": string["s_per_2048_long_rollouts"],
             "measured_cpu_time": string["cpu_s_per_2048_long_rollouts"],
             "met": string["s_per_2048_long_rollouts"] < GOALS["formulas_string_s_per_2048_long_rollouts"],
-            "met_cpu_time": string["cpu_s_per_2048_long_rollouts"] < GOALS["formulas_string_s_per_2048_long_rollouts"]},
+            "met_cpu_time": string["cpu_s_per_2048_long_rollouts"] < GOALS["formulas_string_s_per_2048_long_rollouts"],
+        },
         "group_step_ms": {
-            "goal": GOALS["group_step_ms"], "measured": trainer["dsdr_group_step_ms"],
+            "goal": GOALS["group_step_ms"],
+            "measured": trainer["dsdr_group_step_ms"],
             "measured_cpu_time": trainer["dsdr_group_step_cpu_ms"],
             "met": trainer["dsdr_group_step_ms"] < GOALS["group_step_ms"],
-            "met_cpu_time": trainer["dsdr_group_step_cpu_ms"] < GOALS["group_step_ms"]},
+            "met_cpu_time": trainer["dsdr_group_step_cpu_ms"] < GOALS["group_step_ms"],
+        },
     }
     result = {
         "benchmark": "diversity",
         "command": "python " + " ".join([os.path.relpath(__file__)] + list(argv if argv is not None else sys.argv[1:])),
         "smoke": args.smoke,
         "environment": environment,
-        "config": {"groups": args.groups, "rollouts_per_group": args.rollouts, "step_rollouts": step_rollouts,
-                   "max_tokens": args.max_tokens, "chars_per_token": bc.CHARS_PER_TOKEN, "seed": args.seed,
-                   "threads": args.threads, "workers": workers},
+        "config": {
+            "groups": args.groups,
+            "rollouts_per_group": args.rollouts,
+            "step_rollouts": step_rollouts,
+            "max_tokens": args.max_tokens,
+            "chars_per_token": bc.CHARS_PER_TOKEN,
+            "seed": args.seed,
+            "threads": args.threads,
+            "workers": workers,
+        },
         "reward_side": {
             "rollout_tokens_mean_mix": sum(r.tokens for r in mix) / len(mix),
             "verifier": verifier,
@@ -415,22 +443,37 @@ def report(r: dict[str, Any]) -> None:
     s, y, e = rs["formulas_string"], rs["formulas_sympy"], rs["embedding"]
     rows = [
         ["verifier (GRPO)", bc.fmt(rs["verifier"]["ms_per_rollout"]), "1.000", f"{rs['verifier']['rollouts']} mix"],
-        ["formulas string", bc.fmt(s["ms_per_rollout_long"]), bc.fmt(ra["formulas_string_to_verifier"]),
-         f"{s['rollouts_long']} x {s['long_rollout_tokens']:.0f} tok, {s['formulas_per_rollout_long']:.0f} keys"],
+        [
+            "formulas string",
+            bc.fmt(s["ms_per_rollout_long"]),
+            bc.fmt(ra["formulas_string_to_verifier"]),
+            f"{s['rollouts_long']} x {s['long_rollout_tokens']:.0f} tok, {s['formulas_per_rollout_long']:.0f} keys",
+        ],
         ["formulas string, CPU time", bc.fmt(s["cpu_ms_per_rollout_long"]), "", "process CPU time"],
         ["formulas string (mix)", bc.fmt(s["ms_per_rollout_mix"]), "", f"{s['rollouts_mix']} mix"],
-        ["formulas sympy cold", bc.fmt(y["cold_ms_per_rollout"], 1), bc.fmt(ra["formulas_sympy_cold_to_verifier"], 1),
-         f"{y['rollouts']} long, bound {y['bound_s_per_rollout']:.1f} s"],
+        [
+            "formulas sympy cold",
+            bc.fmt(y["cold_ms_per_rollout"], 1),
+            bc.fmt(ra["formulas_sympy_cold_to_verifier"], 1),
+            f"{y['rollouts']} long, bound {y['bound_s_per_rollout']:.1f} s",
+        ],
         ["formulas sympy warm", bc.fmt(y["warm_ms_per_rollout"]), bc.fmt(ra["formulas_sympy_warm_to_verifier"]), ""],
-        ["embed truncate", bc.fmt(e["truncate"]["ms_per_rollout"], 1), bc.fmt(ra["embedding_truncate_to_verifier"], 1),
-         f"{e['truncate']['rollouts']} long, {e['truncate']['device']}"],
+        [
+            "embed truncate",
+            bc.fmt(e["truncate"]["ms_per_rollout"], 1),
+            bc.fmt(ra["embedding_truncate_to_verifier"], 1),
+            f"{e['truncate']['rollouts']} long, {e['truncate']['device']}",
+        ],
         ["embed mean", bc.fmt(e["mean"]["ms_per_rollout"], 1), bc.fmt(ra["embedding_mean_to_verifier"], 1), ""],
     ]
     bc.print_table("Reward side, per rollout", ["stage", "ms/rollout", "x verifier", "on"], rows)
     imp = rs["implied_step_seconds"]
     keys = list(next(iter(imp.values())))
-    bc.print_table(f"Implied seconds per step ({r['config']['step_rollouts']} rollouts)", ["stage"] + keys,
-                   [[k] + [bc.fmt(v[w], 2) for w in keys] for k, v in imp.items()])
+    bc.print_table(
+        f"Implied seconds per step ({r['config']['step_rollouts']} rollouts)",
+        ["stage"] + keys,
+        [[k] + [bc.fmt(v[w], 2) for w in keys] for k, v in imp.items()],
+    )
     rows = [
         ["DSDR gather_inputs + dsdr_stats", bc.fmt(tr["dsdr_group_step_ms"], 2)],
         ["  same, process CPU time", bc.fmt(tr["dsdr_group_step_cpu_ms"], 2)],
@@ -444,13 +487,16 @@ def report(r: dict[str, Any]) -> None:
         ["  same, process CPU time", bc.fmt(tr["grpo_verl_cpu_ms"], 2)],
     ]
     bc.print_table(f"Trainer side, {tr['rollouts']} rollouts (median of {tr['repeats']})", ["step", "ms"], rows)
-    print(f"\n  group step / GRPO: {bc.fmt(ra['group_step_to_grpo'], 2)}x (verl), "
-          f"{bc.fmt(ra['group_step_to_grpo_torch'], 2)}x (torch)")
+    print(
+        f"\n  group step / GRPO: {bc.fmt(ra['group_step_to_grpo'], 2)}x (verl), "
+        f"{bc.fmt(ra['group_step_to_grpo_torch'], 2)}x (torch)"
+    )
     for name, g in r["goals"].items():
         cpu = f" (CPU time {bc.fmt(g['measured_cpu_time'])})" if "measured_cpu_time" in g else ""
         met_cpu = f", CPU time: {'met' if g['met_cpu_time'] else 'NOT met'}" if "met_cpu_time" in g else ""
-        print(f"  goal {name}: {bc.fmt(g['measured'])}{cpu} < {g['goal']} -> {'met' if g['met'] else 'NOT met'}"
-              f"{met_cpu}")
+        print(
+            f"  goal {name}: {bc.fmt(g['measured'])}{cpu} < {g['goal']} -> {'met' if g['met'] else 'NOT met'}{met_cpu}"
+        )
 
 
 if __name__ == "__main__":

@@ -64,11 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         if run.returncode != 0:
             print(run.tail(), file=sys.stderr)
             raise SystemExit(f"{estimator} run failed (exit {run.returncode}); logs in {run.run_dir}")
-        results[estimator] = {"wall_s": run.wall_s, "peak_rss_gb": run.peak_rss_gb, "stages_s": stage_medians(run.metrics)}
+        results[estimator] = {
+            "wall_s": run.wall_s,
+            "peak_rss_gb": run.peak_rss_gb,
+            "stages_s": stage_medians(run.metrics),
+        }
         if estimator == "dsdr":
             results[estimator]["dsdr_group_step_s"] = statistics.median(run.series("dsdr/diversity_time_trainer_s")[1:])
     ratios = {k: results["dsdr"]["stages_s"][k] / results["grpo"]["stages_s"][k] for k in STAGES}
-    report = {"device": "cpu (verl_dsdr CPU backend)", "steps": args.steps, "runs": results, "ratio_dsdr_over_grpo": ratios}
+    report = {
+        "device": "cpu (verl_dsdr CPU backend)",
+        "steps": args.steps,
+        "runs": results,
+        "ratio_dsdr_over_grpo": ratios,
+    }
     print(f"{'stage':<14}{'GRPO s':>10}{'DSDR s':>10}{'ratio':>8}")
     for k in STAGES:
         print(f"{k:<14}{results['grpo']['stages_s'][k]:>10.3f}{results['dsdr']['stages_s'][k]:>10.3f}{ratios[k]:>8.3f}")

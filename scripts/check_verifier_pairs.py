@@ -64,10 +64,14 @@ def main() -> None:
         score = int(score_correctness(_response(pred), gold, time_limit=2.0))
         counts[(expected, score)] += 1
         if score != expected:
-            print(f"{name}: expected {expected}, scored {score}: gold {gold[:60]!r}, response ...{_response(pred)[-90:]!r}")
+            print(
+                f"{name}: expected {expected}, scored {score}: gold {gold[:60]!r}, response ...{_response(pred)[-90:]!r}"
+            )
     total = sum(counts.values())
-    print(f"{total} pairs: equal pairs scored 1: {counts[(1, 1)]}, scored 0: {counts[(1, 0)]}; "
-          f"unequal pairs scored 0: {counts[(0, 0)]}, scored 1: {counts[(0, 1)]}")
+    print(
+        f"{total} pairs: equal pairs scored 1: {counts[(1, 1)]}, scored 0: {counts[(1, 0)]}; "
+        f"unequal pairs scored 0: {counts[(0, 0)]}, scored 1: {counts[(0, 1)]}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ ensure_venv test
 # processes (verl_dsdr.launch), so the suite can run beside a quickstart or another suite.
 if [ "$#" -eq 0 ]; then
   # The whole suite starts with the linter and the type checker (settings in pyproject.toml).
-  echo "[verl-dsdr] ruff check"
+  echo "[verl-dsdr] ruff check and ruff format --check"
   "$PYTHON" -m ruff check "$REPO"
+  "$PYTHON" -m ruff format --check "$REPO"
   typed=(verl_dsdr/algorithms verl_dsdr/methods verl_dsdr/scoring)
   echo "[verl-dsdr] mypy ${typed[*]}"
   "$PYTHON" -m mypy "${typed[@]}"

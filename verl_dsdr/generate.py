@@ -190,8 +190,12 @@ def generate_hf(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise GenerationError(f"--device {device}: CUDA is not available here; use --device cpu")
-    torch_dtype = {"auto": torch.bfloat16 if device.startswith("cuda") else torch.float32,
-                   "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    torch_dtype = {
+        "auto": torch.bfloat16 if device.startswith("cuda") else torch.float32,
+        "float32": torch.float32,
+        "bfloat16": torch.bfloat16,
+        "float16": torch.float16,
+    }[dtype]
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(device).eval()
@@ -262,7 +266,11 @@ def generate_vllm(
             "--backend vllm needs the vllm package, which is not installed here "
             f"({err}); install vllm on the GPU machine or use --backend hf"
         ) from err
-    llm_kwargs: dict[str, Any] = {"model": model_path, "seed": settings.seed, "tensor_parallel_size": tensor_parallel_size}
+    llm_kwargs: dict[str, Any] = {
+        "model": model_path,
+        "seed": settings.seed,
+        "tensor_parallel_size": tensor_parallel_size,
+    }
     if max_model_len is not None:
         llm_kwargs["max_model_len"] = max_model_len
     llm = LLM(**llm_kwargs)
@@ -331,8 +339,10 @@ class SampleWriter:
             except json.JSONDecodeError:
                 if number == len(lines) and not line.endswith("\n"):
                     break  # cut by a crash while it was written: redone below
-                raise GenerationError(f"{where}: not valid JSON; this is not a file this tool wrote. Use another "
-                                      "--out, or --overwrite to replace it")
+                raise GenerationError(
+                    f"{where}: not valid JSON; this is not a file this tool wrote. Use another "
+                    "--out, or --overwrite to replace it"
+                )
             if not isinstance(row, dict) or "benchmark" not in row or "problem_id" not in row:
                 raise GenerationError(f"{where}: not a samples row; use another --out, or --overwrite to replace it")
             if row.get("method") != self.method or row.get("sampling") != self.sampling:
@@ -387,15 +397,20 @@ def check_model(model: str) -> None:
         if (path / "huggingface" / "config.json").is_file():
             hint = f" verl saved the Hugging Face weights in {path / 'huggingface'}: pass that folder."
         elif any(path.glob("model_world_size_*")) or (path / "actor").is_dir():
-            hint = (" This looks like verl's sharded checkpoint: save it with "
-                    "actor_rollout_ref.actor.checkpoint.save_contents=[model,hf_model] or convert it with "
-                    "python -m verl.model_merger merge --backend fsdp --local_dir <.../actor> --target_dir <out>.")
-        raise GenerationError(f"--model {model}: the folder has no config.json, so it is not a Hugging Face "
-                              f"checkpoint.{hint}")
+            hint = (
+                " This looks like verl's sharded checkpoint: save it with "
+                "actor_rollout_ref.actor.checkpoint.save_contents=[model,hf_model] or convert it with "
+                "python -m verl.model_merger merge --backend fsdp --local_dir <.../actor> --target_dir <out>."
+            )
+        raise GenerationError(
+            f"--model {model}: the folder has no config.json, so it is not a Hugging Face checkpoint.{hint}"
+        )
     looks_like_path = model.startswith((".", "/", "~")) or model.count("/") != 1 or path.exists()
     if looks_like_path:
-        raise GenerationError(f"--model {model}: no such folder (give a Hugging Face checkpoint folder or a hub id "
-                              "already in the local cache)")
+        raise GenerationError(
+            f"--model {model}: no such folder (give a Hugging Face checkpoint folder or a hub id "
+            "already in the local cache)"
+        )
 
 
 def _positive_int(text: str) -> int:
@@ -421,7 +436,9 @@ def _json_object(text: str) -> dict:
     except json.JSONDecodeError as err:
         raise argparse.ArgumentTypeError(f"not valid JSON ({err.msg}): {text!r}") from None
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"enable_thinking\": false}}', got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a JSON object such as '{{\"enable_thinking\": false}}', got {text!r}"
+        )
     return value
 
 
@@ -430,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m verl_dsdr.generate",
         description="Sample n responses per problem of a verl parquet file and write JSON lines for "
         "python -m verl_dsdr.eval. Rows are appended as problems finish; rerunning resumes.",
-        epilog="protocols: " + "; ".join(
+        epilog="protocols: "
+        + "; ".join(
             f"{name}: n={p['n']}, temperature={p['temperature']}, top_p={p['top_p']}" for name, p in PROTOCOLS.items()
         ),
     )
@@ -442,24 +460,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n", type=_positive_int, default=None, help="responses per problem")
     parser.add_argument("--temperature", type=_float, default=None, help="0 = greedy")
     parser.add_argument("--top-p", type=_float, default=None)
-    parser.add_argument("--max-tokens", type=_positive_int, default=4096, help="new tokens per response (paper: "
-                        "4096 for Qwen2.5-Math-1.5B, 8192 for Qwen3)")
-    parser.add_argument("--method", default=None, help="method label in the output (default: the model folder's "
-                        "name, <run>-stepN for verl's <run>/global_step_N/actor/huggingface, then -<protocol> if "
-                        "--protocol is given)")
+    parser.add_argument(
+        "--max-tokens",
+        type=_positive_int,
+        default=4096,
+        help="new tokens per response (paper: 4096 for Qwen2.5-Math-1.5B, 8192 for Qwen3)",
+    )
+    parser.add_argument(
+        "--method",
+        default=None,
+        help="method label in the output (default: the model folder's "
+        "name, <run>-stepN for verl's <run>/global_step_N/actor/huggingface, then -<protocol> if "
+        "--protocol is given)",
+    )
     parser.add_argument("--backend", choices=("hf", "vllm"), default="hf")
     parser.add_argument("--batch-size", type=_positive_int, default=8, help="hf: sequences per generate call")
     parser.add_argument("--device", default=None, help="hf: cpu or cuda (default: cuda when available)")
     parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto")
     parser.add_argument("--tensor-parallel-size", type=_positive_int, default=1, help="vllm: GPUs per model")
     parser.add_argument("--max-model-len", type=_positive_int, default=None, help="vllm: context length")
-    parser.add_argument("--chunk-size", type=_positive_int, default=256, help="vllm: prompts per generate call "
-                        "(written when the call returns)")
+    parser.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=256,
+        help="vllm: prompts per generate call (written when the call returns)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=_positive_int, default=None, help="only the first N problems")
     parser.add_argument("--raw-prompt", action="store_true", help="feed the plain user text (no chat template)")
-    parser.add_argument("--chat-template-kwargs", type=_json_object, default=None,
-                        help='JSON passed to apply_chat_template, e.g. \'{"enable_thinking": false}\'')
+    parser.add_argument(
+        "--chat-template-kwargs",
+        type=_json_object,
+        default=None,
+        help="JSON passed to apply_chat_template, e.g. '{\"enable_thinking\": false}'",
+    )
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -512,17 +546,34 @@ def run(args: argparse.Namespace) -> Path:
         tokenizer = AutoTokenizer.from_pretrained(args.model)
     except (OSError, ValueError) as err:
         raise GenerationError(f"--model {args.model}: cannot load its tokenizer ({err})") from err
-    prompts = render_prompts(tokenizer, todo, raw_prompt=args.raw_prompt, chat_template_kwargs=args.chat_template_kwargs)
+    prompts = render_prompts(
+        tokenizer, todo, raw_prompt=args.raw_prompt, chat_template_kwargs=args.chat_template_kwargs
+    )
 
     def on_done(position: int, texts: list[str]) -> None:
         writer.append(todo[position], texts)
 
     if args.backend == "vllm":
-        generate_vllm(args.model, prompts, settings, tensor_parallel_size=args.tensor_parallel_size,
-                      max_model_len=args.max_model_len, chunk_size=args.chunk_size, on_done=on_done)
+        generate_vllm(
+            args.model,
+            prompts,
+            settings,
+            tensor_parallel_size=args.tensor_parallel_size,
+            max_model_len=args.max_model_len,
+            chunk_size=args.chunk_size,
+            on_done=on_done,
+        )
     else:
-        generate_hf(args.model, prompts, settings, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
-                    progress=not args.no_progress, on_done=on_done)
+        generate_hf(
+            args.model,
+            prompts,
+            settings,
+            batch_size=args.batch_size,
+            device=args.device,
+            dtype=args.dtype,
+            progress=not args.no_progress,
+            on_done=on_done,
+        )
     print(f"wrote {len(todo)} problems x {settings.n} responses to {args.out} ({settings})", file=sys.stderr)
     return args.out
 

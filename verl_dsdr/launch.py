@@ -332,7 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-dir", help="folder for train.log, metrics.jsonl, memory.json, run_info.json")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before the run is stopped (default 3600)")
     parser.add_argument("--tiny-overrides", action="store_true", help="put the embedded CPU run's sizes first")
-    parser.add_argument("--print-tiny-overrides", action="store_true", help="print the embedded CPU run's sizes and exit")
+    parser.add_argument(
+        "--print-tiny-overrides", action="store_true", help="print the embedded CPU run's sizes and exit"
+    )
     parser.add_argument("overrides", nargs="*", help="verl / verl-dsdr overrides, after --")
     args = parser.parse_args(argv)
     if args.print_tiny_overrides:

@@ -126,7 +126,8 @@ def render(summary: dict[str, Any], wall_s: float | None = None) -> str:
         "verl-dsdr run summary",
         f"  steps                      {summary['steps']}",
         f"  mean reward                {_fmt(summary['mean_reward'])}  (by step: "
-        + ", ".join(f"{v:.3f}" for v in summary["reward_by_step"]) + ")",
+        + ", ".join(f"{v:.3f}" for v in summary["reward_by_step"])
+        + ")",
         f"  groups all-correct / mixed / all-wrong   {_fmt(summary['frac_all_correct_groups'])} / "
         f"{_fmt(summary['frac_mixed_groups'])} / {_fmt(summary['frac_all_wrong_groups'])}",
         f"  step time: first {_fmt(summary['first_step_s'])} s, later {_fmt(summary['later_step_s_mean'])} s",
@@ -159,16 +160,25 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m verl_dsdr.summary",
         description="Summarise a training run from verl's file logger (trainer.logger includes 'file').",
     )
-    parser.add_argument("target", type=Path, nargs="?", default=None,
-                        help="run folder holding metrics.jsonl, or the .jsonl file (default: where verl's file "
-                        "logger writes: $VERL_FILE_LOGGER_PATH, else "
-                        "$VERL_FILE_LOGGER_ROOT/<project-name>/<experiment-name>.jsonl)")
-    parser.add_argument("--project-name", default=VERL_PROJECT_DEFAULT, help="trainer.project_name of the run "
-                        "(without TARGET)")
-    parser.add_argument("--experiment-name", default=VERL_EXPERIMENT_DEFAULT, help="trainer.experiment_name of the "
-                        "run (without TARGET)")
+    parser.add_argument(
+        "target",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="run folder holding metrics.jsonl, or the .jsonl file (default: where verl's file "
+        "logger writes: $VERL_FILE_LOGGER_PATH, else "
+        "$VERL_FILE_LOGGER_ROOT/<project-name>/<experiment-name>.jsonl)",
+    )
+    parser.add_argument(
+        "--project-name", default=VERL_PROJECT_DEFAULT, help="trainer.project_name of the run (without TARGET)"
+    )
+    parser.add_argument(
+        "--experiment-name", default=VERL_EXPERIMENT_DEFAULT, help="trainer.experiment_name of the run (without TARGET)"
+    )
     parser.add_argument("--wall-s", type=float, default=None, help="wall time of the whole command, for the report")
-    parser.add_argument("--train-s", type=float, default=None, help="wall time of the training run alone, for the report")
+    parser.add_argument(
+        "--train-s", type=float, default=None, help="wall time of the training run alone, for the report"
+    )
     args = parser.parse_args(argv)
     target = args.target or verl_file_logger_path(args.project_name, args.experiment_name)
     try:

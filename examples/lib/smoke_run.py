@@ -52,8 +52,10 @@ def main(argv: list[str]) -> int:
         print(f"[verl-dsdr] smoke test FAILED: {problem}")
     if problems:
         return 1
-    print(f"[verl-dsdr] smoke test passed: {steps} steps, validation, checkpoint {run.run_dir / f'global_step_{steps}'}"
-          f" ({run.wall_s:.0f} s, peak memory {run.peak_rss_gb:.1f} GB)")
+    print(
+        f"[verl-dsdr] smoke test passed: {steps} steps, validation, checkpoint {run.run_dir / f'global_step_{steps}'}"
+        f" ({run.wall_s:.0f} s, peak memory {run.peak_rss_gb:.1f} GB)"
+    )
     return 0
 
 

@@ -12,7 +12,7 @@ def test_hand_values_default_exponents():
     scores = torch.tensor([1.0, 0.0, 0.0, 0.0])
     adv = asym_grpo_advantages(scores, ["g"] * 4)
     # p = 1/4: correct +(0.75/0.25)^0.9 = 3^0.9 = 2.687936 ; incorrect -(0.25/0.75)^0.4 = -(1/3)^0.4 = -0.644394
-    torch.testing.assert_close(adv, torch.tensor([3**0.9, -(1 / 3) ** 0.4, -(1 / 3) ** 0.4, -(1 / 3) ** 0.4]))
+    torch.testing.assert_close(adv, torch.tensor([3**0.9, -((1 / 3) ** 0.4), -((1 / 3) ** 0.4), -((1 / 3) ** 0.4)]))
 
 
 def test_half_half_is_grpo_with_population_std():

@@ -12,11 +12,11 @@ import verl_dsdr.algorithms as alg
 
 def test_import_pulls_in_neither_verl_nor_ray():
     code = (
-        "import sys, verl_dsdr.algorithms; "
-        "bad = [m for m in ('verl', 'ray') if m in sys.modules]; "
-        "assert not bad, bad"
+        "import sys, verl_dsdr.algorithms; bad = [m for m in ('verl', 'ray') if m in sys.modules]; assert not bad, bad"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(alg.__file__).parents[2]))
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(alg.__file__).parents[2])
+    )
 
 
 def _batch():

@@ -62,7 +62,7 @@ def test_closed_form_equals_brute_force(size):
             if size == 1:
                 expected = 0.0
             else:
-                rest = torch.cat([z[:pos], z[pos + 1:]])
+                rest = torch.cat([z[:pos], z[pos + 1 :]])
                 expected = full - _brute_force_set_diversity(rest)
             assert got[b].item() == pytest.approx(expected, abs=1e-5)
     assert got[-1].item() == 0.0

@@ -43,8 +43,7 @@ def test_chat_template_with_generation_prompt_is_exact(tokenizer):
         [{"role": "user", "content": PROMPT}], add_generation_prompt=True, tokenize=False
     )
     assert text == (
-        "<|im_start|>user\nCompute 3 + 4 * 2. Put the final answer in \\boxed{}.<|im_end|>\n"
-        "<|im_start|>assistant\n"
+        "<|im_start|>user\nCompute 3 + 4 * 2. Put the final answer in \\boxed{}.<|im_end|>\n<|im_start|>assistant\n"
     )
 
 

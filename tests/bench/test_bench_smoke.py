@@ -39,9 +39,20 @@ DIVERSITY_RATIOS = (
 DIVERSITY_GOALS = ("formulas_string_ms_per_long_rollout", "formulas_string_s_per_2048_long_rollouts", "group_step_ms")
 IMPLIED = ("verifier", "formulas_string", "formulas_sympy_cold", "embedding_truncate", "embedding_mean")
 VARIANT_KEYS = (
-    "time_median_s", "cpu_time_median_s", "time_runs_s", "peak_memory_bytes", "peak_memory_gib", "head_time_median_s",
-    "head_cpu_time_median_s", "time_ratio", "cpu_time_ratio", "memory_ratio", "extra_memory_bytes", "head_extra_s",
-    "time_ratio_from_head", "cpu_time_ratio_from_head",
+    "time_median_s",
+    "cpu_time_median_s",
+    "time_runs_s",
+    "peak_memory_bytes",
+    "peak_memory_gib",
+    "head_time_median_s",
+    "head_cpu_time_median_s",
+    "time_ratio",
+    "cpu_time_ratio",
+    "memory_ratio",
+    "extra_memory_bytes",
+    "head_extra_s",
+    "time_ratio_from_head",
+    "cpu_time_ratio_from_head",
 )
 
 
@@ -73,8 +84,15 @@ def test_diversity_json_has_every_figure(smoke_results):
     assert {"environment", "config", "command"} <= set(r)
     rs = r["reward_side"]
     assert _positive(rs["verifier"]["ms_per_rollout"])
-    for key in ("ms_per_rollout_mix", "ms_per_rollout_long", "s_per_2048_long_rollouts", "ms_per_kb",
-                "formulas_per_rollout_long", "cpu_ms_per_rollout_long", "cpu_s_per_2048_long_rollouts"):
+    for key in (
+        "ms_per_rollout_mix",
+        "ms_per_rollout_long",
+        "s_per_2048_long_rollouts",
+        "ms_per_kb",
+        "formulas_per_rollout_long",
+        "cpu_ms_per_rollout_long",
+        "cpu_s_per_2048_long_rollouts",
+    ):
         assert _positive(rs["formulas_string"][key]), key
     for key in ("cold_ms_per_rollout", "warm_ms_per_rollout", "bound_s_per_rollout"):
         assert _positive(rs["formulas_sympy"][key]), key
@@ -84,8 +102,15 @@ def test_diversity_json_has_every_figure(smoke_results):
     for stage in IMPLIED:
         assert set(rs["implied_step_seconds"][stage]) == {"workers_1", "workers_8", "workers_32"}, stage
     tr = r["trainer_side"]
-    for key in ("dsdr_group_step_ms", "gather_inputs_ms", "dsdr_stats_ms", "semantic_diversity_ms",
-                "formula_uniqueness_ms", "dsdr_metrics_ms", "grpo_torch_ms"):
+    for key in (
+        "dsdr_group_step_ms",
+        "gather_inputs_ms",
+        "dsdr_stats_ms",
+        "semantic_diversity_ms",
+        "formula_uniqueness_ms",
+        "dsdr_metrics_ms",
+        "grpo_torch_ms",
+    ):
         assert _positive(tr[key]), key
     assert set(r["ratios"]) == set(DIVERSITY_RATIOS)
     for key in DIVERSITY_RATIOS:
@@ -119,8 +144,15 @@ def test_actor_json_has_every_variant_and_ratio(smoke_results):
     assert _positive(is_term["time_ratio_from_loss"])
     assert set(r["goals"]) == {"dsdr_is", "dsdr_full_chunked", "dsdr_full_fused"}
     for goal in r["goals"].values():
-        assert {"time_ratio", "cpu_time_ratio", "memory_ratio", "time_met", "cpu_time_met", "memory_met",
-                "time_ratio_from_head"} <= set(goal)
+        assert {
+            "time_ratio",
+            "cpu_time_ratio",
+            "memory_ratio",
+            "time_met",
+            "cpu_time_met",
+            "memory_met",
+            "time_ratio_from_head",
+        } <= set(goal)
     assert r["memory_method"].startswith("torch.profiler")
 
 
@@ -149,8 +181,15 @@ def test_policy_and_local_terms_equal_verl_and_verl_dsdr():
     adv = torch.tensor([1.0, -1.0, 0.5])[:, None].expand(3, 6)
     mask = torch.arange(6)[None, :] < torch.tensor([6, 4, 2])[:, None]
     s = ba.LossSettings()
-    config = OmegaConf.create({"clip_ratio": 0.2, "clip_ratio_low": s.clip_low, "clip_ratio_high": s.clip_high,
-                               "clip_ratio_c": s.clip_ratio_c, "global_batch_info": {}})
+    config = OmegaConf.create(
+        {
+            "clip_ratio": 0.2,
+            "clip_ratio_low": s.clip_low,
+            "clip_ratio_high": s.clip_high,
+            "clip_ratio_c": s.clip_ratio_c,
+            "global_batch_info": {},
+        }
+    )
     ref, _ = compute_policy_loss_vanilla(old, log_prob, adv, mask, "token-mean", config)
     mine, _ = ba.ppo_clip_loss(log_prob, old, adv, mask, s)
     assert torch.allclose(mine, ref, atol=1e-7)
@@ -191,8 +230,11 @@ def test_entropy_forms_agree_in_value_and_gradient():
 
     fused = grad_of(fused_loss)
     assert torch.allclose(fused, ref, atol=1e-12)
-    chunked = grad_of(lambda: (ba.token_log_probs(logits, labels) * w_lp
-                               + ba.entropy_chunk_checkpointed(flat(), 3).view(2, 5) * w_h).sum())
+    chunked = grad_of(
+        lambda: (
+            ba.token_log_probs(logits, labels) * w_lp + ba.entropy_chunk_checkpointed(flat(), 3).view(2, 5) * w_h
+        ).sum()
+    )
     assert torch.allclose(chunked, ref, atol=1e-12)
     # A uniform row has entropy log V: log 40 = 3.6888794541
     uniform = torch.zeros(1, 40, dtype=torch.float64)

@@ -49,7 +49,13 @@ def test_version_guard_runs_before_any_patch(monkeypatch):
 
 @pytest.mark.parametrize(
     "requested, expected",
-    [(None, "gloo"), ("cpu:gloo,cpu:gloo", "gloo"), ("cpu:gloo", "gloo"), ("nccl", "nccl"), ("cpu:gloo,cuda:nccl", "cpu:gloo,cuda:nccl")],
+    [
+        (None, "gloo"),
+        ("cpu:gloo,cpu:gloo", "gloo"),
+        ("cpu:gloo", "gloo"),
+        ("nccl", "nccl"),
+        ("cpu:gloo,cuda:nccl", "cpu:gloo,cuda:nccl"),
+    ],
 )
 def test_process_group_backend_on_cpu(requested, expected):
     # verl/utils/distributed.py:89 builds "cpu:gloo,{device}:{backend}" = "cpu:gloo,cpu:gloo" on CPU.
@@ -60,7 +66,11 @@ def test_process_group_wrapper_passes_gloo(monkeypatch):
     import verl.utils.distributed as distributed
 
     calls = []
-    monkeypatch.setattr(distributed, "initialize_global_process_group_ray", lambda timeout_second=None, backend=None: calls.append(backend))
+    monkeypatch.setattr(
+        distributed,
+        "initialize_global_process_group_ray",
+        lambda timeout_second=None, backend=None: calls.append(backend),
+    )
     patches.patch_process_group_init()
     distributed.initialize_global_process_group_ray()
     distributed.initialize_global_process_group_ray(backend="cpu:gloo,cpu:gloo")

@@ -51,7 +51,10 @@ def test_a_count_set_by_hand_that_is_too_small_is_refused_naming_the_key():
     with pytest.raises(ResourceError) as error:
         fit_cpu_resources(_config(per_node=2, num_cpus=4))
     message = str(error.value)
-    assert "ray_kwargs.ray_init.num_cpus=4" in message and f"ray_kwargs.ray_init.num_cpus={plan_cpu_resources(_config(per_node=2)).cpus}" in message
+    assert (
+        "ray_kwargs.ray_init.num_cpus=4" in message
+        and f"ray_kwargs.ray_init.num_cpus={plan_cpu_resources(_config(per_node=2)).cpus}" in message
+    )
     with pytest.raises(ResourceError, match=r"ray_kwargs.ray_init.num_gpus=1 is too small.*needs 4"):
         fit_cpu_resources(_config(per_node=4, num_gpus=1))
 
@@ -136,7 +139,10 @@ def test_cpu_load_balancer_module_imports_neither_verl_nor_torch():
     import sys
 
     code = "import sys, verl_dsdr.cpu.router; print(any(m in sys.modules for m in ('verl', 'torch')))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_process_group_meets_through_a_file_in_the_runs_folder():

@@ -29,7 +29,11 @@ def run_module(*argv, cwd=None):
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "verl_dsdr.data", *argv, "--no-progress"],
-        capture_output=True, text=True, env=env, cwd=cwd or REPO, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or REPO,
+        timeout=120,
     )
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -74,15 +78,21 @@ def test_bad_rows_are_named_with_reasons_and_no_traceback(tmp_path):
         b'{"problem": "bad \xff\xfe utf-8", "answer": "2"}',
         b'{"problem": "lone \\ud800 surrogate", "answer": "3"}',
         b'{"problem": "empty list", "answer": []}',
-        b'not json at all',
+        b"not json at all",
     ]
     src.write_bytes(b"\n".join(lines) + b"\n")
     code, _, err = run_module("aime24", "--input", str(src), "--out", str(tmp_path / "o"), "--max-errors", "20")
     assert code == 2 and "Traceback" not in err
     for row, reason in [
-        (1, "the answer is NaN"), (2, "infinite"), (3, "boolean (True)"), (4, "--answer-column COLUMN.FIELD"),
-        (5, "list item 0 is empty"), (6, "invalid UTF-8 or a lone surrogate (U+DCFF"),
-        (7, "invalid UTF-8 or a lone surrogate (U+D800"), (8, "empty answer"), (9, "line 10: not valid JSON"),
+        (1, "the answer is NaN"),
+        (2, "infinite"),
+        (3, "boolean (True)"),
+        (4, "--answer-column COLUMN.FIELD"),
+        (5, "list item 0 is empty"),
+        (6, "invalid UTF-8 or a lone surrogate (U+DCFF"),
+        (7, "invalid UTF-8 or a lone surrogate (U+D800"),
+        (8, "empty answer"),
+        (9, "line 10: not valid JSON"),
     ]:
         assert f"row {row}: " in err and reason in err, (row, reason, err)
     assert "fix the file's encoding" in err and "--skip-bad" in err
@@ -98,8 +108,9 @@ def test_bad_rows_are_named_with_reasons_and_no_traceback(tmp_path):
 def test_every_dropped_row_is_named_in_a_file_when_there_are_many(tmp_path, capsys):
     rows = [{"problem": f"p{i}", "answer": "" if i % 2 else str(i)} for i in range(24)]  # 12 bad rows
     src = write_jsonl(tmp_path / "many.jsonl", rows)
-    code, _, err = run_cli(capsys, "math500", "--input", str(src), "--out", str(tmp_path), "--skip-bad",
-                           "--max-errors", "3")
+    code, _, err = run_cli(
+        capsys, "math500", "--input", str(src), "--out", str(tmp_path), "--skip-bad", "--max-errors", "3"
+    )
     assert code == 0
     assert err.count("dropped bad row") == 3
     rejected = tmp_path / "math500.rejected.jsonl"
@@ -121,8 +132,12 @@ def test_empty_file_is_reported_as_empty(tmp_path):
 
 
 def test_problem_ids_are_normalised(tmp_path, capsys):
-    rows = [{"id": 1, "problem": "A", "answer": "1"}, {"id": 1.0, "problem": "B", "answer": "2"},
-            {"id": " 1", "problem": "C", "answer": "3"}, {"id": 2.0, "problem": "D", "answer": "4"}]
+    rows = [
+        {"id": 1, "problem": "A", "answer": "1"},
+        {"id": 1.0, "problem": "B", "answer": "2"},
+        {"id": " 1", "problem": "C", "answer": "3"},
+        {"id": 2.0, "problem": "D", "answer": "4"},
+    ]
     src = write_jsonl(tmp_path / "ids.jsonl", rows)
     code, _, err = run_cli(capsys, "aime24", "--input", str(src), "--out", str(tmp_path))
     assert code == 2
@@ -133,15 +148,17 @@ def test_problem_ids_are_normalised(tmp_path, capsys):
 
 def test_custom_kind_names_its_data(tmp_path, capsys):
     src = write_jsonl(tmp_path / "my.jsonl", [{"question": "Compute 1 + 6.", "answer": 7}])
-    code, _, _ = run_cli(capsys, "custom", "--input", str(src), "--out", str(tmp_path / "D"), "--name", "arith",
-                         "--prompt-style", "raw")
+    code, _, _ = run_cli(
+        capsys, "custom", "--input", str(src), "--out", str(tmp_path / "D"), "--name", "arith", "--prompt-style", "raw"
+    )
     assert code == 0
     (row,) = read_out(tmp_path / "D" / "arith.parquet")
     assert row["data_source"] == "arith" and row["extra_info"]["split"] == "test"
     assert row["prompt"][0]["content"] == "Compute 1 + 6." and row["reward_model"]["ground_truth"] == "7"
     assert sorted(p.name for p in (tmp_path / "D").iterdir()) == ["arith.parquet"]
-    code, _, _ = run_cli(capsys, "custom", "--input", str(src), "--out", str(tmp_path / "T"), "--name", "mine",
-                         "--split", "train")
+    code, _, _ = run_cli(
+        capsys, "custom", "--input", str(src), "--out", str(tmp_path / "T"), "--name", "mine", "--split", "train"
+    )
     assert code == 0 and read_out(tmp_path / "T" / "mine.parquet")[0]["extra_info"]["split"] == "train"
 
     code, _, err = run_cli(capsys, "custom", "--input", str(src), "--out", str(tmp_path))
@@ -246,7 +263,8 @@ def test_csv_and_gzipped_json_lines(tmp_path, capsys):
     assert "dropped bad row 2: line 4: the number of fields differs from the header's 3" in err
     got = read_out(tmp_path / "c" / "math500.parquet")
     assert [(r["extra_info"]["question"], r["reward_model"]["ground_truth"]) for r in got] == [
-        ("What is 1, plus 1?", "2"), ("Q2", "\\frac{1}{2}")
+        ("What is 1, plus 1?", "2"),
+        ("Q2", "\\frac{1}{2}"),
     ]
     for name in ("bench.jsonl.gz", "bench.csv.gz", "bench.json.gz"):
         path = tmp_path / name
@@ -269,7 +287,10 @@ def test_unreadable_files_give_a_message_not_a_traceback(tmp_path):
     broken_parquet.write_bytes(b"PAR1 garbage")
     other = tmp_path / "data.xlsx"
     other.write_bytes(b"x")
-    for path, message in [(broken_gz, "cannot read it as .jsonl.gz"), (broken_parquet, "cannot read it as .parquet"),
-                          (other, "unsupported file type '.xlsx'")]:
+    for path, message in [
+        (broken_gz, "cannot read it as .jsonl.gz"),
+        (broken_parquet, "cannot read it as .parquet"),
+        (other, "unsupported file type '.xlsx'"),
+    ]:
         code, _, err = run_module("aime24", "--input", str(path), "--out", str(tmp_path / "o"))
         assert code == 2 and message in err and "Traceback" not in err, err

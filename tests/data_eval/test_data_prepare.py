@@ -92,13 +92,29 @@ def test_dapo_released_shape_dedup_counts(tmp_path, capsys):
 
 def test_dapo_processed_shape_and_boxed_style(tmp_path, capsys):
     rows = [
-        {"prompt": "What is 2+2?", "solution": "4", "data_source": "math_dapo", "source_prompt": [],
-         "ability": "MATH", "reward_model": {"ground_truth": "4", "style": "rule"}, "extra_info": {"index": "x1"}},
-        {"prompt": "What is 3+3?", "solution": "6", "data_source": "math_dapo", "source_prompt": [],
-         "ability": "MATH", "reward_model": {"ground_truth": "6", "style": "rule"}, "extra_info": {"index": "x2"}},
+        {
+            "prompt": "What is 2+2?",
+            "solution": "4",
+            "data_source": "math_dapo",
+            "source_prompt": [],
+            "ability": "MATH",
+            "reward_model": {"ground_truth": "4", "style": "rule"},
+            "extra_info": {"index": "x1"},
+        },
+        {
+            "prompt": "What is 3+3?",
+            "solution": "6",
+            "data_source": "math_dapo",
+            "source_prompt": [],
+            "ability": "MATH",
+            "reward_model": {"ground_truth": "6", "style": "rule"},
+            "extra_info": {"index": "x2"},
+        },
     ]
     src = write_jsonl(tmp_path / "processed.jsonl", rows)
-    code, _, err = run_cli(capsys, "dapo_math_17k", "--input", str(src), "--out", str(tmp_path), "--prompt-style", "boxed")
+    code, _, err = run_cli(
+        capsys, "dapo_math_17k", "--input", str(src), "--out", str(tmp_path), "--prompt-style", "boxed"
+    )
     assert code == 0
     assert "problem='prompt' answer='solution'" in err
     got = read_out(tmp_path / "train.parquet")
@@ -148,10 +164,22 @@ def test_aime25_capitalised_columns_json_array(tmp_path, capsys):
 
 def test_math500_parquet(tmp_path, capsys):
     rows = [
-        {"problem": "M1", "solution": "... \\boxed{\\sqrt{2}}", "answer": "\\sqrt{2}", "subject": "Algebra",
-         "level": 3, "unique_id": "test/algebra/1.json"},
-        {"problem": "M2", "solution": "...", "answer": "(3, \\frac{\\pi}{2})", "subject": "Precalculus",
-         "level": 2, "unique_id": "test/precalculus/807.json"},
+        {
+            "problem": "M1",
+            "solution": "... \\boxed{\\sqrt{2}}",
+            "answer": "\\sqrt{2}",
+            "subject": "Algebra",
+            "level": 3,
+            "unique_id": "test/algebra/1.json",
+        },
+        {
+            "problem": "M2",
+            "solution": "...",
+            "answer": "(3, \\frac{\\pi}{2})",
+            "subject": "Precalculus",
+            "level": 2,
+            "unique_id": "test/precalculus/807.json",
+        },
     ]
     src = write_parquet(tmp_path / "math500.parquet", rows)
     assert run_cli(capsys, "math500", "--input", str(src), "--out", str(tmp_path / "o"))[0] == 0
@@ -185,7 +213,13 @@ def test_minerva_worked_solution_needs_a_box(tmp_path, capsys):
 
 def test_olympiadbench_list_answers(tmp_path, capsys):
     rows = [
-        {"id": 1606, "question": "O1", "solution": ["..."], "final_answer": ["$\\frac{1}{2}$"], "is_multiple_answer": False},
+        {
+            "id": 1606,
+            "question": "O1",
+            "solution": ["..."],
+            "final_answer": ["$\\frac{1}{2}$"],
+            "is_multiple_answer": False,
+        },
         {"id": 1607, "question": "O2", "solution": ["..."], "final_answer": ["$1$", "$2$"], "is_multiple_answer": True},
     ]
     src = write_parquet(tmp_path / "ob.parquet", rows)
@@ -231,13 +265,33 @@ def test_missing_column_names_found_columns_and_option(tmp_path, capsys):
     code, _, err = run_cli(capsys, "math500", "--input", str(src), "--out", str(tmp_path), "--problem-column", "text")
     assert code == 2 and "no answer column" in err and "--answer-column" in err
     code, _, _ = run_cli(
-        capsys, "math500", "--input", str(src), "--out", str(tmp_path), "--problem-column", "text", "--answer-column", "label"
+        capsys,
+        "math500",
+        "--input",
+        str(src),
+        "--out",
+        str(tmp_path),
+        "--problem-column",
+        "text",
+        "--answer-column",
+        "label",
     )
     assert code == 0
     assert read_out(tmp_path / "math500.parquet")[0]["reward_model"]["ground_truth"] == "1"
     code, _, err = run_cli(
-        capsys, "math500", "--input", str(src), "--out", str(tmp_path), "--problem-column", "text",
-        "--answer-column", "label", "--id-column", "nope", "--overwrite",
+        capsys,
+        "math500",
+        "--input",
+        str(src),
+        "--out",
+        str(tmp_path),
+        "--problem-column",
+        "text",
+        "--answer-column",
+        "label",
+        "--id-column",
+        "nope",
+        "--overwrite",
     )
     assert code == 2 and "--id-column 'nope': no such column" in err
 
@@ -275,7 +329,9 @@ def test_files_load_and_concatenate_like_verl(tmp_path, capsys):
     assert run_cli(capsys, "aime24", "--input", str(a), "--out", str(tmp_path))[0] == 0
     assert run_cli(capsys, "minerva", "--input", str(m), "--out", str(tmp_path))[0] == 0
     parts = [
-        datasets.load_dataset("parquet", data_files=str(tmp_path / f"{n}.parquet"), cache_dir=str(tmp_path / "c"))["train"]
+        datasets.load_dataset("parquet", data_files=str(tmp_path / f"{n}.parquet"), cache_dir=str(tmp_path / "c"))[
+            "train"
+        ]
         for n in ("aime24", "minerva")
     ]
     both = datasets.concatenate_datasets(parts)

@@ -77,8 +77,19 @@ def test_eval_cli_every_number(tmp_path, sample_files, fake_embedder, capsys):
     out = tmp_path / "out"
     with pytest.warns(UnequalSamplesWarning, match="grpo/aime24"):
         code = eval_cli.main(
-            ["--samples", *map(str, sample_files), "--out", str(out), "--workers", "1", "--no-progress",
-             "--embedder-model", "my-encoder", "--cluster-threshold", "0.9"]
+            [
+                "--samples",
+                *map(str, sample_files),
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+                "--no-progress",
+                "--embedder-model",
+                "my-encoder",
+                "--cluster-threshold",
+                "0.9",
+            ]
         )
     assert code == 0
     assert fake_embedder["model"] == "my-encoder"
@@ -123,7 +134,11 @@ def test_eval_cli_every_number(tmp_path, sample_files, fake_embedder, capsys):
 
     with (out / "metrics.csv").open() as handle:
         table = list(csv.DictReader(handle))
-    assert [(r["method"], r["benchmark"]) for r in table] == [("dsdr", "aime24"), ("dsdr", "math500"), ("grpo", "aime24")]
+    assert [(r["method"], r["benchmark"]) for r in table] == [
+        ("dsdr", "aime24"),
+        ("dsdr", "math500"),
+        ("grpo", "aime24"),
+    ]
     assert float(table[0]["pass@2"]) == pytest.approx(7 / 9)
     assert table[2]["pass@4"] == ""  # grpo has k <= 2 only
     assert float(table[1]["diversity_distinct_solutions"]) == 1.0
@@ -143,8 +158,9 @@ def test_pass_at_k_png_is_valid(tmp_path, sample_files):
     import matplotlib.image as mpimg
 
     out = tmp_path / "o"
-    code = eval_cli.main(["--samples", str(sample_files[0]), "--out", str(out), "--workers", "1", "--no-progress",
-                          "--no-diversity"])
+    code = eval_cli.main(
+        ["--samples", str(sample_files[0]), "--out", str(out), "--workers", "1", "--no-progress", "--no-diversity"]
+    )
     assert code == 0
     png = out / "pass_at_k.png"
     assert png.read_bytes()[:8] == PNG_SIGNATURE
@@ -170,7 +186,10 @@ def test_worker_pool_scores_like_sequential(tmp_path, sample_files):
     [
         ({"benchmark": "b", "problem_id": 1, "ground_truth": "1"}, "missing key(s) ['response']"),
         ({"benchmark": "b", "problem_id": 1, "ground_truth": "1", "response": None}, "'response' must be a string"),
-        ({"benchmark": "b", "problem_id": [1], "ground_truth": "1", "response": "x"}, "'problem_id' must be a string or"),
+        (
+            {"benchmark": "b", "problem_id": [1], "ground_truth": "1", "response": "x"},
+            "'problem_id' must be a string or",
+        ),
         ("not an object", "expected a JSON object"),
     ],
 )
@@ -199,10 +218,28 @@ def test_real_default_embedder_on_tiny_input(tmp_path):
     pytest.importorskip("sentence_transformers")
     same = "We add 2 and 2 to get $2+2=4$, so the answer is \\boxed{4}."
     other = "Counting on fingers from two, three, four: the final result is \\boxed{4}."
-    path = write_jsonl(tmp_path / "real.jsonl", rows("aime24", 0, "4", [same, same]) + rows("aime24", 1, "4", [same, other]))
+    path = write_jsonl(
+        tmp_path / "real.jsonl", rows("aime24", 0, "4", [same, same]) + rows("aime24", 1, "4", [same, other])
+    )
     out = tmp_path / "o"
-    assert eval_cli.main(["--samples", str(path), "--out", str(out), "--workers", "1", "--no-progress",
-                          "--embedder-device", "cpu", "--cluster-threshold", "0.99"]) == 0
+    assert (
+        eval_cli.main(
+            [
+                "--samples",
+                str(path),
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+                "--no-progress",
+                "--embedder-device",
+                "cpu",
+                "--cluster-threshold",
+                "0.99",
+            ]
+        )
+        == 0
+    )
     d = json.loads((out / "metrics.json").read_text())["real"]["aime24"]["diversity"]
     assert d["problems_with_2plus_correct"] == 2
     # problem 0: distance 0, formulas shared, 1 cluster; problem 1: distance s in (0, 1], 2 clusters at 0.99
@@ -215,8 +252,17 @@ def test_real_default_embedder_on_tiny_input(tmp_path):
 
 def test_bad_embedder_option_fails_before_scoring(tmp_path, capsys):
     path = write_jsonl(tmp_path / "s.jsonl", rows("aime24", 0, "4", ["\\boxed{4}"]))
-    code = eval_cli.main(["--samples", str(path), "--out", str(tmp_path / "o"), "--no-progress",
-                          "--embedder-model", str(tmp_path / "no-such-model")])
+    code = eval_cli.main(
+        [
+            "--samples",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+            "--embedder-model",
+            str(tmp_path / "no-such-model"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "cannot load the embedder" in err and "--no-diversity" in err

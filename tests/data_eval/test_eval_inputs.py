@@ -18,8 +18,14 @@ GOOD = {"benchmark": "b", "problem_id": 1, "ground_truth": "1", "response": "\\b
 
 def run_module(*argv):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "verl_dsdr.eval", *argv, "--no-progress", "--no-diversity",
-                           "--workers", "1"], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "verl_dsdr.eval", *argv, "--no-progress", "--no-diversity", "--workers", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -53,8 +59,9 @@ def test_invalid_utf8_and_bad_ground_truths_are_named_without_traceback(tmp_path
 
 def test_many_bad_rows_are_all_listed_in_a_file(tmp_path, capsys):
     path = tmp_path / "many.jsonl"
-    path.write_text("".join(json.dumps({**GOOD, "problem_id": i, "ground_truth": ""}) + "\n" for i in range(25)),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps({**GOOD, "problem_id": i, "ground_truth": ""}) + "\n" for i in range(25)), encoding="utf-8"
+    )
     out = tmp_path / "o"
     assert eval_cli.main(["--samples", str(path), "--out", str(out), "--workers", "1", "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -88,8 +95,11 @@ def test_equal_problem_ids_are_one_problem(tmp_path):
 def test_empty_missing_and_folder_inputs(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n\n", encoding="utf-8")
-    for path, message in [(empty, "is empty: it has no rows"), (tmp_path / "nope.jsonl", "does not exist"),
-                          (tmp_path, "(it is a folder)")]:
+    for path, message in [
+        (empty, "is empty: it has no rows"),
+        (tmp_path / "nope.jsonl", "does not exist"),
+        (tmp_path, "(it is a folder)"),
+    ]:
         code, _, err = run_module("--samples", str(path), "--out", str(tmp_path / "o"))
         assert code == 2 and message in err and "Traceback" not in err, err
 
@@ -97,6 +107,18 @@ def test_empty_missing_and_folder_inputs(tmp_path):
 def test_time_limit_must_be_positive(tmp_path, capsys):
     path = tmp_path / "s.jsonl"
     path.write_text(json.dumps(GOOD) + "\n", encoding="utf-8")
-    code = eval_cli.main(["--samples", str(path), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress",
-                          "--no-diversity", "--time-limit", "0"])
+    code = eval_cli.main(
+        [
+            "--samples",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+            "--workers",
+            "1",
+            "--no-progress",
+            "--no-diversity",
+            "--time-limit",
+            "0",
+        ]
+    )
     assert code == 2 and "--time-limit must be > 0 seconds" in capsys.readouterr().err

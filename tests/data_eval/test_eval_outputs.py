@@ -23,8 +23,10 @@ EMBEDDINGS = {R1: [1, 0, 0], R2: [1, 0, 0], R3: [0, 1, 0], R4: [1, 0, 0], R5: [0
 
 
 def rows(benchmark, problem_id, ground_truth, responses, **extra):
-    return [{"benchmark": benchmark, "problem_id": problem_id, "ground_truth": ground_truth, "response": r, **extra}
-            for r in responses]
+    return [
+        {"benchmark": benchmark, "problem_id": problem_id, "ground_truth": ground_truth, "response": r, **extra}
+        for r in responses
+    ]
 
 
 def write_jsonl(path, items):
@@ -34,8 +36,11 @@ def write_jsonl(path, items):
 
 @pytest.fixture
 def fake_embedder(monkeypatch):
-    monkeypatch.setattr(diversity, "make_encoder",
-                        lambda model=None, **kw: lambda texts: np.array([EMBEDDINGS[t] for t in texts], dtype=np.float32))
+    monkeypatch.setattr(
+        diversity,
+        "make_encoder",
+        lambda model=None, **kw: lambda texts: np.array([EMBEDDINGS[t] for t in texts], dtype=np.float32),
+    )
 
 
 @pytest.fixture
@@ -74,7 +79,9 @@ def test_metrics_carry_standard_errors(tmp_path, dsdr_file, fake_embedder):
     assert se["pass@k"]["4"] == pytest.approx(0.0)
     d = a["diversity"]
     # per problem D_emb: p1 1/3, p2 0.2; D_eq: p1 5/18, p2 0; clusters 2, 2 (p3 has one correct response)
-    assert d["stderr"]["semantic_dissimilarity"] == pytest.approx(statistics.stdev([1 / 3, 0.2]) / math.sqrt(2), abs=1e-6)
+    assert d["stderr"]["semantic_dissimilarity"] == pytest.approx(
+        statistics.stdev([1 / 3, 0.2]) / math.sqrt(2), abs=1e-6
+    )
     assert d["stderr"]["formula_uniqueness"] == pytest.approx(statistics.stdev([5 / 18, 0]) / math.sqrt(2), abs=1e-6)
     assert d["stderr"]["distinct_solutions"] == pytest.approx(0.0)
     csv_text = (tmp_path / "o" / "metrics.csv").read_text().splitlines()
@@ -89,7 +96,9 @@ def test_provenance(tmp_path, dsdr_file):
     out = tmp_path / "o"
     evaluate(out, dsdr_file, other, extra=["--no-diversity", "--time-limit", "1.5"])
     p = json.loads((out / "provenance.json").read_text())
-    assert [i["sha256"] for i in p["inputs"]] == [hashlib.sha256(f.read_bytes()).hexdigest() for f in (dsdr_file, other)]
+    assert [i["sha256"] for i in p["inputs"]] == [
+        hashlib.sha256(f.read_bytes()).hexdigest() for f in (dsdr_file, other)
+    ]
     assert [i["rows"] for i in p["inputs"]] == [12, 2]
     assert p["sampling"] == {"dsdr": None, "grpo": sampling}
     assert p["verifier"]["time_limit_s"] == 1.5 and p["verifier"]["workers"] == 1
@@ -113,8 +122,9 @@ def test_provenance_names_the_embedder(tmp_path, dsdr_file, fake_embedder):
 def test_one_method_with_two_sampling_settings_is_refused(tmp_path, capsys):
     a = write_jsonl(tmp_path / "a.jsonl", rows("aime24", 1, "4", [R1], method="m", sampling={"n": 1}))
     b = write_jsonl(tmp_path / "b.jsonl", rows("aime24", 2, "7", [R4], method="m", sampling={"n": 16}))
-    code = eval_cli.main(["--samples", str(a), str(b), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress",
-                          "--no-diversity"])
+    code = eval_cli.main(
+        ["--samples", str(a), str(b), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress", "--no-diversity"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert f"{b}:1: method 'm' was sampled with" in err and f"at {a}:1" in err and "--method" in err
@@ -125,8 +135,16 @@ def test_log_samples_writes_per_sample_verdicts(tmp_path, dsdr_file):
     evaluate(out, dsdr_file, extra=["--no-diversity", "--log_samples"])
     logged = [json.loads(line) for line in (out / "samples_dsdr_aime24.jsonl").read_text().splitlines()]
     assert len(logged) == 12
-    assert logged[0] == {"method": "dsdr", "benchmark": "aime24", "problem_id": "1", "sample_index": 0,
-                         "extracted_answer": "4", "ground_truth": "4", "correct": True, "source": f"{dsdr_file}:1"}
+    assert logged[0] == {
+        "method": "dsdr",
+        "benchmark": "aime24",
+        "problem_id": "1",
+        "sample_index": 0,
+        "extracted_answer": "4",
+        "ground_truth": "4",
+        "correct": True,
+        "source": f"{dsdr_file}:1",
+    }
     assert [r["sample_index"] for r in logged[4:8]] == [0, 1, 2, 3]
     assert [r["correct"] for r in logged[4:8]] == [True, False, True, False]
     assert logged[7]["extracted_answer"] is None  # "no idea": nothing to extract
@@ -137,12 +155,20 @@ def test_log_samples_writes_per_sample_verdicts(tmp_path, dsdr_file):
 
 def test_table_pairs_pass1_and_avg16_as_the_paper(tmp_path):
     # pass1: one sample per problem, from the sampling record; avg16: named by suffix (no record)
-    pass1 = write_jsonl(tmp_path / "p.jsonl", rows("aime24", 1, "4", [R1], method="dsdr", sampling={"protocol": "pass1"})
-                        + rows("aime24", 2, "7", ["x"], method="dsdr", sampling={"protocol": "pass1"}))
-    avg16 = write_jsonl(tmp_path / "a.jsonl", rows("aime24", 1, "4", [R1, R2, "x", "y"], method="dsdr-avg16")
-                        + rows("aime24", 2, "7", [R4, "z", "z", "z"], method="dsdr-avg16"))
-    grpo = write_jsonl(tmp_path / "g.jsonl", rows("aime24", 1, "4", ["x"], method="grpo-avg16")
-                       + rows("aime24", 2, "7", [R4], method="grpo-avg16"))
+    pass1 = write_jsonl(
+        tmp_path / "p.jsonl",
+        rows("aime24", 1, "4", [R1], method="dsdr", sampling={"protocol": "pass1"})
+        + rows("aime24", 2, "7", ["x"], method="dsdr", sampling={"protocol": "pass1"}),
+    )
+    avg16 = write_jsonl(
+        tmp_path / "a.jsonl",
+        rows("aime24", 1, "4", [R1, R2, "x", "y"], method="dsdr-avg16")
+        + rows("aime24", 2, "7", [R4, "z", "z", "z"], method="dsdr-avg16"),
+    )
+    grpo = write_jsonl(
+        tmp_path / "g.jsonl",
+        rows("aime24", 1, "4", ["x"], method="grpo-avg16") + rows("aime24", 2, "7", [R4], method="grpo-avg16"),
+    )
     out = tmp_path / "o"
     evaluate(out, pass1, avg16, grpo, extra=["--no-diversity"])
     md = (out / "table.md").read_text()

@@ -32,9 +32,16 @@ def build_tiny_checkpoint(path):
     )
     torch.manual_seed(0)
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     model = Qwen2ForCausalLM(config)
     model.save_pretrained(path)
@@ -58,15 +65,40 @@ def data_file(tmp_path):
 
 
 def gen(tiny_model, data_file, out, *extra):
-    argv = ["--model", str(tiny_model), "--data", str(data_file), "--out", str(out), "--max-tokens", "6",
-            "--device", "cpu", "--no-progress", *extra]
+    argv = [
+        "--model",
+        str(tiny_model),
+        "--data",
+        str(data_file),
+        "--out",
+        str(out),
+        "--max-tokens",
+        "6",
+        "--device",
+        "cpu",
+        "--no-progress",
+        *extra,
+    ]
     assert generate.main(argv) == 0
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
 def test_sampled_rows_schema_order_and_seed(tiny_model, data_file, tmp_path):
-    rows = gen(tiny_model, data_file, tmp_path / "a.jsonl", "--n", "2", "--temperature", "0.7", "--top-p", "0.9",
-               "--batch-size", "4", "--seed", "3")
+    rows = gen(
+        tiny_model,
+        data_file,
+        tmp_path / "a.jsonl",
+        "--n",
+        "2",
+        "--temperature",
+        "0.7",
+        "--top-p",
+        "0.9",
+        "--batch-size",
+        "4",
+        "--seed",
+        "3",
+    )
     assert len(rows) == 6  # 3 problems x 2 samples
     assert [r["problem_id"] for r in rows] == [0, 0, 1, 1, 2, 2]
     assert {r["method"] for r in rows} == {"tiny-qwen"}  # the model folder's name
@@ -76,17 +108,52 @@ def test_sampled_rows_schema_order_and_seed(tiny_model, data_file, tmp_path):
     assert all(set(r) == keys for r in rows)
     assert [r["sample_index"] for r in rows] == [0, 1, 0, 1, 0, 1]
     assert all(isinstance(r["response"], str) for r in rows)
-    again = gen(tiny_model, data_file, tmp_path / "b.jsonl", "--n", "2", "--temperature", "0.7", "--top-p", "0.9",
-                "--batch-size", "4", "--seed", "3")
+    again = gen(
+        tiny_model,
+        data_file,
+        tmp_path / "b.jsonl",
+        "--n",
+        "2",
+        "--temperature",
+        "0.7",
+        "--top-p",
+        "0.9",
+        "--batch-size",
+        "4",
+        "--seed",
+        "3",
+    )
     assert again == rows
 
 
 def test_greedy_batched_equals_one_by_one(tiny_model, data_file, tmp_path):
     """Left padding is right iff padded batches decode exactly like unpadded single prompts."""
-    batched = gen(tiny_model, data_file, tmp_path / "g3.jsonl", "--n", "2", "--temperature", "0", "--batch-size", "6",
-                  "--method", "greedy")
-    single = gen(tiny_model, data_file, tmp_path / "g1.jsonl", "--n", "1", "--temperature", "0", "--batch-size", "1",
-                 "--method", "greedy")
+    batched = gen(
+        tiny_model,
+        data_file,
+        tmp_path / "g3.jsonl",
+        "--n",
+        "2",
+        "--temperature",
+        "0",
+        "--batch-size",
+        "6",
+        "--method",
+        "greedy",
+    )
+    single = gen(
+        tiny_model,
+        data_file,
+        tmp_path / "g1.jsonl",
+        "--n",
+        "1",
+        "--temperature",
+        "0",
+        "--batch-size",
+        "1",
+        "--method",
+        "greedy",
+    )
     assert [r["response"] for r in batched[::2]] == [r["response"] for r in single]
     assert [r["response"] for r in batched[::2]] == [r["response"] for r in batched[1::2]]  # greedy: n copies
     assert any(r["response"] for r in single)
@@ -107,7 +174,16 @@ def test_protocol_presets_and_overrides():
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed: the error path is moot")
 def test_vllm_missing_is_a_clear_error(tiny_model, data_file, tmp_path, capsys):
-    argv = ["--model", str(tiny_model), "--data", str(data_file), "--out", str(tmp_path / "v.jsonl"), "--backend", "vllm"]
+    argv = [
+        "--model",
+        str(tiny_model),
+        "--data",
+        str(data_file),
+        "--out",
+        str(tmp_path / "v.jsonl"),
+        "--backend",
+        "vllm",
+    ]
     assert generate.main(argv) == 2
     assert "needs the vllm package" in capsys.readouterr().err
 

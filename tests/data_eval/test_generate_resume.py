@@ -16,9 +16,32 @@ def assets():
 
 
 def _argv(assets, out, *extra):
-    return ["--model", str(assets.model_dir), "--data", str(assets.val_parquet), "--out", str(out), "--limit", "3",
-            "--n", "2", "--temperature", "0.7", "--top-p", "0.9", "--max-tokens", "8", "--device", "cpu",
-            "--batch-size", "1", "--no-progress", "--method", "tiny", *extra]
+    return [
+        "--model",
+        str(assets.model_dir),
+        "--data",
+        str(assets.val_parquet),
+        "--out",
+        str(out),
+        "--limit",
+        "3",
+        "--n",
+        "2",
+        "--temperature",
+        "0.7",
+        "--top-p",
+        "0.9",
+        "--max-tokens",
+        "8",
+        "--device",
+        "cpu",
+        "--batch-size",
+        "1",
+        "--no-progress",
+        "--method",
+        "tiny",
+        *extra,
+    ]
 
 
 def _rows(path):
@@ -73,8 +96,17 @@ def test_unfinished_problem_is_redone_and_sampling_is_recorded(assets, tmp_path)
     rows = _rows(out)
     sampling = rows[0]["sampling"]
     assert sampling == {
-        "protocol": "avg16", "n": 2, "temperature": 0.7, "top_p": 0.9, "max_tokens": 8, "seed": 5, "backend": "hf",
-        "model": str(assets.model_dir), "raw_prompt": False, "chat_template_kwargs": None, "top_k": None,
+        "protocol": "avg16",
+        "n": 2,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_tokens": 8,
+        "seed": 5,
+        "backend": "hf",
+        "model": str(assets.model_dir),
+        "raw_prompt": False,
+        "chat_template_kwargs": None,
+        "top_k": None,
     }
     assert all(r["sampling"] == sampling for r in rows)
     # One row of the last problem lost: that problem is sampled again, the others kept.

@@ -33,18 +33,29 @@ PROJECT_ALGORITHM_KEYS = ("dsdr", "setpo", "asym_grpo")
 
 # The runs the brief and the paper's Table 1 ask for; more scripts are welcome, fewer are a failure.
 REQUIRED_SCRIPTS = {
-    "dsdr_qwen2.5_math_1.5b.sh", "dsdr_qwen3_1.7b.sh", "dsdr_qwen3_4b.sh",
-    "grpo_qwen3_1.7b.sh", "dapo_qwen3_1.7b.sh",
-    "dsdr_wo_gd_qwen3_1.7b.sh", "dsdr_wo_gc_qwen3_1.7b.sh", "dsdr_wo_gc_noent_qwen3_1.7b.sh",
-    "setpo_qwen3_1.7b.sh", "asym_grpo_qwen3_1.7b.sh",
+    "dsdr_qwen2.5_math_1.5b.sh",
+    "dsdr_qwen3_1.7b.sh",
+    "dsdr_qwen3_4b.sh",
+    "grpo_qwen3_1.7b.sh",
+    "dapo_qwen3_1.7b.sh",
+    "dsdr_wo_gd_qwen3_1.7b.sh",
+    "dsdr_wo_gc_qwen3_1.7b.sh",
+    "dsdr_wo_gc_noent_qwen3_1.7b.sh",
+    "setpo_qwen3_1.7b.sh",
+    "asym_grpo_qwen3_1.7b.sh",
 }
 
 # Paper (Sec. 4.1): max response 4096 for Qwen2.5-Math-1.5B, 8192 for Qwen3.
 MODELS = {"qwen2.5_math_1.5b": 4096, "qwen3_1.7b": 8192, "qwen3_4b": 8192}
 
 # Expected method settings per script prefix: (key, value) pairs read from the composed config.
-DSDR_BEST = {"algorithm.adv_estimator": "dsdr", "algorithm.dsdr.lambda_d": 0.001, "algorithm.dsdr.lambda_l": 0.001,
-             "algorithm.dsdr.tau": 5.0, "algorithm.dsdr.coupling": "softmax"}
+DSDR_BEST = {
+    "algorithm.adv_estimator": "dsdr",
+    "algorithm.dsdr.lambda_d": 0.001,
+    "algorithm.dsdr.lambda_l": 0.001,
+    "algorithm.dsdr.tau": 5.0,
+    "algorithm.dsdr.coupling": "softmax",
+}
 CLIP_HIGHER = {"actor_rollout_ref.actor.clip_ratio_low": 0.2, "actor_rollout_ref.actor.clip_ratio_high": 0.28}
 NO_DYNAMIC_SAMPLING = {"algorithm.filter_groups.enable": False}
 METHODS = {
@@ -52,17 +63,36 @@ METHODS = {
     "dsdr_wo_gd": {**DSDR_BEST, "algorithm.dsdr.lambda_d": 0.0, **CLIP_HIGHER, **NO_DYNAMIC_SAMPLING},
     "dsdr_wo_gc": {**DSDR_BEST, "algorithm.dsdr.coupling": "uniform", **CLIP_HIGHER, **NO_DYNAMIC_SAMPLING},
     "dsdr_wo_gc_noent": {**DSDR_BEST, "algorithm.dsdr.lambda_l": 0.0, **CLIP_HIGHER, **NO_DYNAMIC_SAMPLING},
-    "grpo": {"algorithm.adv_estimator": "grpo", "actor_rollout_ref.actor.clip_ratio_low": 0.2,
-             "actor_rollout_ref.actor.clip_ratio_high": 0.2, **NO_DYNAMIC_SAMPLING,
-             "reward.reward_manager.name": "naive"},
-    "dapo": {"algorithm.adv_estimator": "grpo", **CLIP_HIGHER, "algorithm.filter_groups.enable": True,
-             "algorithm.filter_groups.metric": "acc", "reward.reward_manager.name": "dapo",
-             "reward.reward_kwargs.overlong_buffer_cfg.enable": True,
-             "reward.reward_kwargs.overlong_buffer_cfg.penalty_factor": 1.0},
-    "setpo": {"algorithm.adv_estimator": "setpo", "algorithm.setpo.lambda_": 1.0,
-              "algorithm.setpo.correct_only": False, **CLIP_HIGHER, **NO_DYNAMIC_SAMPLING},
-    "asym_grpo": {"algorithm.adv_estimator": "asym_grpo", "algorithm.asym_grpo.beta_pos": 0.9,
-                  "algorithm.asym_grpo.beta_neg": 0.4, **CLIP_HIGHER, **NO_DYNAMIC_SAMPLING},
+    "grpo": {
+        "algorithm.adv_estimator": "grpo",
+        "actor_rollout_ref.actor.clip_ratio_low": 0.2,
+        "actor_rollout_ref.actor.clip_ratio_high": 0.2,
+        **NO_DYNAMIC_SAMPLING,
+        "reward.reward_manager.name": "naive",
+    },
+    "dapo": {
+        "algorithm.adv_estimator": "grpo",
+        **CLIP_HIGHER,
+        "algorithm.filter_groups.enable": True,
+        "algorithm.filter_groups.metric": "acc",
+        "reward.reward_manager.name": "dapo",
+        "reward.reward_kwargs.overlong_buffer_cfg.enable": True,
+        "reward.reward_kwargs.overlong_buffer_cfg.penalty_factor": 1.0,
+    },
+    "setpo": {
+        "algorithm.adv_estimator": "setpo",
+        "algorithm.setpo.lambda_": 1.0,
+        "algorithm.setpo.correct_only": False,
+        **CLIP_HIGHER,
+        **NO_DYNAMIC_SAMPLING,
+    },
+    "asym_grpo": {
+        "algorithm.adv_estimator": "asym_grpo",
+        "algorithm.asym_grpo.beta_pos": 0.9,
+        "algorithm.asym_grpo.beta_neg": 0.4,
+        **CLIP_HIGHER,
+        **NO_DYNAMIC_SAMPLING,
+    },
 }
 
 # What every run shares: the paper's setup and the documented choices (lib/common.sh).
@@ -108,8 +138,11 @@ def run_env(tmp_path_factory) -> dict[str, str]:
     (data / "train.parquet").write_bytes(b"")
     for name in BENCHMARKS:
         (data / f"{name}.parquet").write_bytes(b"")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NNODES", "GPUS_PER_NODE", "EXPERIMENT", "LOGGERS", "PYTHON", "VERL_DSDR_DRY_RUN")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NNODES", "GPUS_PER_NODE", "EXPERIMENT", "LOGGERS", "PYTHON", "VERL_DSDR_DRY_RUN")
+    }
     env.update(
         MODEL_PATH=str(root / "model"),
         TRAIN_FILE=str(data / "train.parquet"),
@@ -241,13 +274,22 @@ def test_relative_paths_become_absolute(run_env):
         "VAL_FILES": "data/aime24.parquet, data/math500.parquet",
         "CKPT_DIR": "ckpt",
     }
-    result = subprocess.run(["bash", str(EXAMPLES / "grpo_qwen3_1.7b.sh")], env={**run_env, **relative}, cwd=root,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", str(EXAMPLES / "grpo_qwen3_1.7b.sh")],
+        env={**run_env, **relative},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     config = compose_config(result.stdout.splitlines())
     assert config.actor_rollout_ref.model.path == str(root / "model")
     assert config.data.train_files == str(root / "data" / "train.parquet")
-    assert list(config.data.val_files) == [str(root / "data" / "aime24.parquet"), str(root / "data" / "math500.parquet")]
+    assert list(config.data.val_files) == [
+        str(root / "data" / "aime24.parquet"),
+        str(root / "data" / "math500.parquet"),
+    ]
     assert config.trainer.default_local_dir == str(root / "ckpt" / "grpo_qwen3_1.7b")
 
 
@@ -272,8 +314,12 @@ def test_out_of_range_value_is_rejected(run_env):
 
 @pytest.mark.parametrize(
     ("unset", "message"),
-    [("MODEL_PATH", "MODEL_PATH is not set"), ("TRAIN_FILE", "TRAIN_FILE is not set"),
-     ("VAL_FILES", "VAL_FILES is not set"), ("CKPT_DIR", "CKPT_DIR is not set")],
+    [
+        ("MODEL_PATH", "MODEL_PATH is not set"),
+        ("TRAIN_FILE", "TRAIN_FILE is not set"),
+        ("VAL_FILES", "VAL_FILES is not set"),
+        ("CKPT_DIR", "CKPT_DIR is not set"),
+    ],
 )
 def test_missing_environment_variable_is_named(run_env, unset, message):
     env = {k: v for k, v in run_env.items() if k != unset}

@@ -28,12 +28,20 @@ def test_ppo_clip_and_aggregation_equal_verls(mode):
     old = log_prob + 0.3 * torch.randn(3, 6, generator=gen)
     adv = torch.tensor([1.0, -1.0, 0.5])[:, None].expand(3, 6)
     mask = torch.arange(6)[None, :] < torch.tensor([6, 4, 2])[:, None]
-    config = OmegaConf.create({"clip_ratio": 0.2, "clip_ratio_low": 0.2, "clip_ratio_high": 0.28, "clip_ratio_c": 3.0,
-                               "global_batch_info": {}})
+    config = OmegaConf.create(
+        {
+            "clip_ratio": 0.2,
+            "clip_ratio_low": 0.2,
+            "clip_ratio_high": 0.28,
+            "clip_ratio_c": 3.0,
+            "global_batch_info": {},
+        }
+    )
     ref, ref_metrics = compute_policy_loss_vanilla(old, log_prob, adv, mask, mode, config)
     mine, metrics = ppo_clip_loss(log_prob, old, adv, mask, 0.2, 0.28, 3.0, mode)
     torch.testing.assert_close(mine, ref, rtol=1e-6, atol=1e-7)
-    torch.testing.assert_close(metrics["pg_clipfrac"], torch.as_tensor(ref_metrics["actor/pg_clipfrac"]), atol=1e-6,
-                               rtol=1e-6)
+    torch.testing.assert_close(
+        metrics["pg_clipfrac"], torch.as_tensor(ref_metrics["actor/pg_clipfrac"]), atol=1e-6, rtol=1e-6
+    )
     loss_mat = torch.randn(3, 6, generator=gen)
     torch.testing.assert_close(aggregate(loss_mat, mask, mode), agg_loss(loss_mat, mask, mode), rtol=1e-6, atol=1e-7)

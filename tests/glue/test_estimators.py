@@ -35,8 +35,12 @@ def test_dsdr_with_lambda_d_zero_is_verl_grpo_exactly(seed, norm):
     rewards, mask, index, correct, diversity = _batch(seed)
     config = _config(norm_adv_by_std_in_grpo=norm, dsdr={"lambda_d": 0.0, "sigma_d": 1.0})
     adv, ret = get_adv_estimator_fn("dsdr")(
-        token_level_rewards=rewards, response_mask=mask, index=index, config=config,
-        dsdr_correct=correct, dsdr_diversity=diversity,
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
+        config=config,
+        dsdr_correct=correct,
+        dsdr_diversity=diversity,
     )
     expected, _ = compute_grpo_outcome_advantage(rewards, mask, index, norm_adv_by_std_in_grpo=norm)
     assert torch.equal(adv, expected)
@@ -53,8 +57,12 @@ def test_all_correct_group_gets_advantages_ordered_like_d():
     grpo, _ = compute_grpo_outcome_advantage(rewards, mask, index)
     assert torch.count_nonzero(grpo) == 0
     adv, _ = get_adv_estimator_fn("dsdr")(
-        token_level_rewards=rewards, response_mask=mask, index=index, config=_config(),
-        dsdr_correct=torch.ones(4, dtype=torch.bool), dsdr_diversity=diversity,
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
+        config=_config(),
+        dsdr_correct=torch.ones(4, dtype=torch.bool),
+        dsdr_diversity=diversity,
     )
     per_row = adv[:, 0]
     assert torch.count_nonzero(per_row) == 4
@@ -74,8 +82,12 @@ def test_incorrect_rollouts_get_no_bonus():
     index = np.array(["g"] * 4, dtype=object)
     correct = torch.tensor([True, False, False, False])
     adv, _ = get_adv_estimator_fn("dsdr")(
-        token_level_rewards=rewards, response_mask=mask, index=index, config=_config(),
-        dsdr_correct=correct, dsdr_diversity=torch.tensor([0.2, 0.9, 0.1, 0.5]),
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
+        config=_config(),
+        dsdr_correct=correct,
+        dsdr_diversity=torch.tensor([0.2, 0.9, 0.1, 0.5]),
     )
     assert adv[1, 0] == adv[2, 0] == adv[3, 0]
 
@@ -91,8 +103,12 @@ def test_setpo_with_lambda_zero_is_verl_grpo_exactly(seed):
     rewards, mask, index, correct, _ = _batch(seed)
     contributions = torch.randn(len(index))
     adv, _ = get_adv_estimator_fn("setpo")(
-        token_level_rewards=rewards, response_mask=mask, index=index, config=_config(setpo={"lambda_": 0.0}),
-        setpo_contributions=contributions, setpo_correct=correct,
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
+        config=_config(setpo={"lambda_": 0.0}),
+        setpo_contributions=contributions,
+        setpo_correct=correct,
     )
     expected, _ = compute_grpo_outcome_advantage(rewards, mask, index)
     assert torch.equal(adv, expected)
@@ -102,8 +118,12 @@ def test_setpo_adds_lambda_times_contribution_on_valid_tokens():
     rewards, mask, index, correct, _ = _batch(4)
     contributions = torch.linspace(-0.5, 0.5, len(index))
     adv, _ = get_adv_estimator_fn("setpo")(
-        token_level_rewards=rewards, response_mask=mask, index=index, config=_config(setpo={"lambda_": 2.0}),
-        setpo_contributions=contributions, setpo_correct=correct,
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
+        config=_config(setpo={"lambda_": 2.0}),
+        setpo_contributions=contributions,
+        setpo_correct=correct,
     )
     grpo, _ = compute_grpo_outcome_advantage(rewards, mask, index)
     torch.testing.assert_close(adv, grpo + 2.0 * contributions[:, None] * mask)
@@ -113,9 +133,12 @@ def test_setpo_correct_only_leaves_incorrect_rows_as_grpo():
     rewards, mask, index, correct, _ = _batch(5)
     contributions = torch.full((len(index),), 0.3)
     adv, _ = get_adv_estimator_fn("setpo")(
-        token_level_rewards=rewards, response_mask=mask, index=index,
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
         config=_config(setpo={"lambda_": 1.0, "correct_only": True}),
-        setpo_contributions=contributions, setpo_correct=correct,
+        setpo_contributions=contributions,
+        setpo_correct=correct,
     )
     grpo, _ = compute_grpo_outcome_advantage(rewards, mask, index)
     assert torch.equal(adv[~correct], grpo[~correct])
@@ -126,7 +149,9 @@ def test_asym_grpo_half_half_matches_grpo_with_population_std():
     # Binary rewards: (r - p) / sqrt(p (1 - p)) is GRPO with the population std and no epsilon.
     rewards, mask, index, correct, _ = _batch(6, groups=8, n=8)
     adv, _ = get_adv_estimator_fn("asym_grpo")(
-        token_level_rewards=rewards, response_mask=mask, index=index,
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
         config=_config(asym_grpo={"beta_pos": 0.5, "beta_neg": 0.5, "threshold": 0.0}),
     )
     scores = rewards.sum(-1)
@@ -150,8 +175,12 @@ def test_dsdr_reads_sigma_d_and_lambda_d_from_config():
     diversity = torch.tensor([0.1, 0.7, 0.3, 0.5])
     config = _config(dsdr={"lambda_d": 0.01, "sigma_d": 0.2})
     adv, _ = get_adv_estimator_fn("dsdr")(
-        token_level_rewards=rewards, response_mask=mask, index=index, config=config,
-        dsdr_correct=torch.ones(4, dtype=torch.bool), dsdr_diversity=diversity,
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
+        config=config,
+        dsdr_correct=torch.ones(4, dtype=torch.bool),
+        dsdr_diversity=diversity,
     )
     shaped = 1.0 + 0.01 * torch.tensor([0.1, 0.2, 0.2, 0.2])
     expected = (shaped - shaped.mean()) / (shaped.std() + 1e-6)
@@ -165,16 +194,22 @@ def test_estimators_read_their_inputs_from_the_group_step_context():
     rewards, mask, index, correct, diversity = _batch(7)
     config = _config()
     direct, _ = get_adv_estimator_fn("dsdr")(
-        token_level_rewards=rewards, response_mask=mask, index=index, config=config,
-        dsdr_correct=correct, dsdr_diversity=diversity,
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
+        config=config,
+        dsdr_correct=correct,
+        dsdr_diversity=diversity,
     )
     with context.step_inputs(index, {"dsdr_correct": correct, "dsdr_diversity": diversity}):
-        published, _ = get_adv_estimator_fn("dsdr")(token_level_rewards=rewards, response_mask=mask, index=index,
-                                                    config=config)
+        published, _ = get_adv_estimator_fn("dsdr")(
+            token_level_rewards=rewards, response_mask=mask, index=index, config=config
+        )
         # a batch in another order is refused, never silently misaligned
         with pytest.raises(RuntimeError, match="not the batch"):
-            get_adv_estimator_fn("dsdr")(token_level_rewards=rewards, response_mask=mask, index=index[::-1],
-                                         config=config)
+            get_adv_estimator_fn("dsdr")(
+                token_level_rewards=rewards, response_mask=mask, index=index[::-1], config=config
+            )
     assert torch.equal(published, direct)
 
 
@@ -182,8 +217,11 @@ def test_setpo_correct_only_needs_correctness():
     rewards, mask, index, _, _ = _batch(8)
     with pytest.raises(ValueError, match="setpo_correct"):
         get_adv_estimator_fn("setpo")(
-            token_level_rewards=rewards, response_mask=mask, index=index,
-            config=_config(setpo={"lambda_": 1.0, "correct_only": True}), setpo_contributions=torch.zeros(len(index)),
+            token_level_rewards=rewards,
+            response_mask=mask,
+            index=index,
+            config=_config(setpo={"lambda_": 1.0, "correct_only": True}),
+            setpo_contributions=torch.zeros(len(index)),
         )
 
 
@@ -194,7 +232,9 @@ def test_asym_grpo_reads_its_exponents_from_config():
     rewards[0, -1] = 1.0
     index = np.array(["g"] * 4, dtype=object)
     adv, _ = get_adv_estimator_fn("asym_grpo")(
-        token_level_rewards=rewards, response_mask=mask, index=index,
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
         config=_config(asym_grpo={"beta_pos": 1.0, "beta_neg": 2.0, "threshold": 0.0}),
     )
     torch.testing.assert_close(adv[:, 0], torch.tensor([3.0, -1 / 9, -1 / 9, -1 / 9]))

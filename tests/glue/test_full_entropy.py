@@ -12,7 +12,9 @@ from verl_dsdr.main_ppo import FULL_ENTROPY_SETTINGS
 @pytest.mark.parametrize("tokens, temperature", [(7, 1.0), (700, 0.7)])  # one chunk, and two (512 tokens each)
 def test_fused_kernels_equal_the_plain_path_in_value_and_gradient(tokens, temperature):
     assert FULL_ENTROPY_SETTINGS == {
-        "actor_rollout_ref.actor.calculate_entropy": True, "actor_rollout_ref.model.use_fused_kernels": True}
+        "actor_rollout_ref.actor.calculate_entropy": True,
+        "actor_rollout_ref.model.use_fused_kernels": True,
+    }
     gen = torch.Generator().manual_seed(tokens)
     hidden = torch.randn(2, tokens, 16, generator=gen).requires_grad_(True)
     lm_head = (torch.randn(50, 16, generator=gen) * 0.5).requires_grad_(True)

@@ -77,8 +77,11 @@ def test_setpo_contributions_zero_on_padding():
 
 
 def test_group_outcomes_counts_real_groups_only():
-    out = group_outcomes(np.array(["a", "a", "b", "b", "pad"]), torch.tensor([1, 1, 0, 1, 1]).bool(),
-                         torch.tensor([1, 1, 1, 1, 0]).bool())
+    out = group_outcomes(
+        np.array(["a", "a", "b", "b", "pad"]),
+        torch.tensor([1, 1, 0, 1, 1]).bool(),
+        torch.tensor([1, 1, 1, 1, 0]).bool(),
+    )
     assert out == {"groups/frac_all_correct": 0.5, "groups/frac_all_wrong": 0.0, "groups/frac_mixed": 0.5}
 
 

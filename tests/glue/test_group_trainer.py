@@ -55,8 +55,11 @@ class Store:
                 continue
             values = [self.rows[k][name] for k in keys]
             if isinstance(values[0], torch.Tensor):
-                out[name] = torch.stack(values) if values[0].dim() == 0 else torch.nested.as_nested_tensor(
-                    values, layout=torch.jagged)
+                out[name] = (
+                    torch.stack(values)
+                    if values[0].dim() == 0
+                    else torch.nested.as_nested_tensor(values, layout=torch.jagged)
+                )
             else:
                 out[name] = NonTensorStack(*[NonTensorData(v) for v in values])
         return TensorDict(out, batch_size=len(keys))
@@ -87,7 +90,9 @@ def _batch(seed=0, groups=3, n=4, padding=1):
             formulas = {f"x={int(torch.randint(0, 4, (1,), generator=gen))}"}
             key = f"uid{g}_0_{i}"
             rows[key] = {
-                "uid": f"uid{g}", "response_mask": torch.ones(length, dtype=torch.long), "rm_scores": score,
+                "uid": f"uid{g}",
+                "response_mask": torch.ones(length, dtype=torch.long),
+                "rm_scores": score,
                 "old_log_probs": -torch.rand(length, generator=gen) - 0.1,
                 "extra_fields": {"reward_extra_info": wire.encode_extras(correct, formulas, emb / emb.norm(), 0.01)},
             }
@@ -150,8 +155,13 @@ def test_advantages_are_the_dsdr_estimator_on_the_group_step_inputs(compose_conf
     rewards = torch.nn.utils.rnn.pad_sequence([r["rm_scores"] for r in rows], batch_first=True)
     uids = np.array([r["uid"] for r in rows], dtype=object)
     expected, _ = get_adv_estimator_fn("dsdr")(
-        token_level_rewards=rewards, response_mask=mask, index=uids, config=trainer.config.algorithm,
-        dsdr_correct=inputs.correct, dsdr_diversity=stats.diversity)
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=uids,
+        config=trainer.config.algorithm,
+        dsdr_correct=inputs.correct,
+        dsdr_diversity=stats.diversity,
+    )
     got = torch.nn.utils.rnn.pad_sequence([s.rows[k]["advantages"] for k in meta.keys], batch_first=True)
     torch.testing.assert_close(got, expected * mask)
     grpo, _ = get_adv_estimator_fn("grpo")(token_level_rewards=rewards, response_mask=mask, index=uids)
@@ -204,8 +214,11 @@ def test_validation_prompts_are_flagged_and_the_loader_restored():
 
 @pytest.mark.parametrize(
     "mode, cls",
-    [("sync", GroupPPOTrainerSync), ("colocate_async", GroupPPOTrainerColocateAsync),
-     ("separate_async", GroupPPOTrainerSeparateAsync)],
+    [
+        ("sync", GroupPPOTrainerSync),
+        ("colocate_async", GroupPPOTrainerColocateAsync),
+        ("separate_async", GroupPPOTrainerSeparateAsync),
+    ],
 )
 def test_the_group_trainer_sits_on_the_class_verl_picks_for_each_mode(compose_config, mode, cls):
     from verl.trainer.ppo.v1 import get_trainer_cls

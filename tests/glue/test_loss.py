@@ -34,8 +34,15 @@ def _samples(n: int, seed: int) -> list[dict]:
     return out
 
 
-def _micro_batch(samples: list[dict], global_tokens: int, global_size: int, log_prob_leaf: torch.Tensor, offsets,
-                 dp_size: int = 1, entropy_leaf: torch.Tensor | None = None):
+def _micro_batch(
+    samples: list[dict],
+    global_tokens: int,
+    global_size: int,
+    log_prob_leaf: torch.Tensor,
+    offsets,
+    dp_size: int = 1,
+    entropy_leaf: torch.Tensor | None = None,
+):
     """A micro-batch as verl's engine hands it to the loss: jagged fields + global batch info."""
     nested = lambda key: torch.nested.as_nested_tensor([s[key] for s in samples], layout=torch.jagged)  # noqa: E731
     td = TensorDict(
@@ -75,7 +82,9 @@ def _positions(samples):
 
 def _actor_config(compose_config, *overrides):
     cfg = compose_config(
-        "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4", "actor_rollout_ref.actor.ppo_mini_batch_size=8", *overrides
+        "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=8",
+        *overrides,
     )
     return omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
 
@@ -89,8 +98,15 @@ def _run(loss_fn, samples, splits, leaf, dp_size=1, entropy=None):
         start += len(s["response"])
     total, metrics = 0.0, []
     for chunk in splits:
-        td, out = _micro_batch([samples[i] for i in chunk], tokens, len(samples), leaf, [offsets[i] for i in chunk],
-                               dp_size=dp_size, entropy_leaf=entropy)
+        td, out = _micro_batch(
+            [samples[i] for i in chunk],
+            tokens,
+            len(samples),
+            leaf,
+            [offsets[i] for i in chunk],
+            dp_size=dp_size,
+            entropy_leaf=entropy,
+        )
         loss, m = loss_fn(model_output=out, data=td, dp_group=None)
         total = total + loss
         metrics.append(m)
@@ -192,11 +208,13 @@ def test_data_parallel_ranks_sum_to_the_single_rank_loss(compose_config, batch, 
             offsets.append((start, start + len(s["response"])))
             start += len(s["response"])
         for chunk in chunks:
-            td, out = _micro_batch([samples[i] for i in chunk], tokens, len(samples), leaf,
-                                   [offsets[i] for i in chunk], dp_size=2)
+            td, out = _micro_batch(
+                [samples[i] for i in chunk], tokens, len(samples), leaf, [offsets[i] for i in chunk], dp_size=2
+            )
             loss = loss + dsdr(model_output=out, data=td, dp_group=None)[0]
-            td, out = _micro_batch([samples[i] for i in chunk], tokens, len(samples), leaf,
-                                   [offsets[i] for i in chunk], dp_size=2)
+            td, out = _micro_batch(
+                [samples[i] for i in chunk], tokens, len(samples), leaf, [offsets[i] for i in chunk], dp_size=2
+            )
             pg = pg + base(model_output=out, data=td, dp_group=None)[0]
         ranks.append(loss)
         ranks_pg.append(pg)
@@ -218,7 +236,9 @@ def test_full_estimator_subtracts_lambda_times_mean_of_coef_times_exact_entropy(
     gen = torch.Generator().manual_seed(11)
     entropy = (torch.rand(leaf.shape[0], generator=gen) * 2 + 0.1).requires_grad_(True)
     lam = 0.3
-    dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=DSDRConfig(lambda_l=lam, entropy_estimator="full"))
+    dsdr = partial(
+        dsdr_ppo_loss, config=copy.deepcopy(config), settings=DSDRConfig(lambda_l=lam, entropy_estimator="full")
+    )
     base = partial(ppo_loss, config=copy.deepcopy(config))
     split = [[0, 1, 2, 3], [4, 5, 6, 7]]
     total, _ = _run(dsdr, samples, split, leaf, entropy=entropy)
@@ -250,7 +270,9 @@ def test_detach_ratio_keeps_the_value_and_changes_the_gradient(compose_config, b
     scale = torch.cat([torch.full((t,), s["coef"] / (len(samples) * t)) for t, s in zip(lengths, samples)])
     values = []
     for detach in (False, True):
-        dsdr = partial(dsdr_ppo_loss, config=copy.deepcopy(config), settings=DSDRConfig(lambda_l=lam, detach_ratio=detach))
+        dsdr = partial(
+            dsdr_ppo_loss, config=copy.deepcopy(config), settings=DSDRConfig(lambda_l=lam, detach_ratio=detach)
+        )
         total, _ = _run(dsdr, samples, split, leaf)
         local_grad = torch.autograd.grad(total, leaf)[0] - pg_grad  # gradient of -lambda * J_local
         integrand = rho if detach else rho * (leaf.detach() + 1)

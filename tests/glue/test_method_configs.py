@@ -90,8 +90,16 @@ def test_full_entropy_estimator_turns_on_the_lean_exact_path(compose_config):
     assert plain.actor_rollout_ref.model.use_fused_kernels is False
 
 
-@pytest.mark.parametrize("agg, says", [("seq-mean-token-sum", True), ("token-sum", True), ("token-mean", False),
-                                       ("seq-mean-token-mean", False), ("seq-mean-token-sum-norm", False)])
+@pytest.mark.parametrize(
+    "agg, says",
+    [
+        ("seq-mean-token-sum", True),
+        ("token-sum", True),
+        ("token-mean", False),
+        ("seq-mean-token-mean", False),
+        ("seq-mean-token-sum-norm", False),
+    ],
+)
 def test_sum_type_loss_agg_modes_are_stated_at_start_up(compose_config, capsys, agg, says):
     from verl_dsdr.main_ppo import apply_method_settings
 
@@ -129,5 +137,8 @@ def test_math_layer_defaults_equal_the_typed_settings():
         assert default(fn, "sigma_d") == dsdr.sigma_d
     assert default(global_diversity, "weight") == dsdr.semantic_weight
     assert default(setpo_shaped_advantages, "lambda_") == setpo.lambda_
-    assert (default(asym_grpo_advantages, "beta_pos"), default(asym_grpo_advantages, "beta_neg"),
-            default(asym_grpo_advantages, "threshold")) == (asym.beta_pos, asym.beta_neg, asym.threshold)
+    assert (
+        default(asym_grpo_advantages, "beta_pos"),
+        default(asym_grpo_advantages, "beta_neg"),
+        default(asym_grpo_advantages, "threshold"),
+    ) == (asym.beta_pos, asym.beta_neg, asym.threshold)

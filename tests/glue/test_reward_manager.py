@@ -76,7 +76,9 @@ def test_empty_and_huge_responses_keep_their_row(manager, tokenizer):
     assert out["reward_score"] == 0.0 and len(out["reward_extra_info"]["dsdr_embedding"]) == 384
 
 
-def test_concurrent_trajectories_share_the_batched_encoder_and_keep_their_own_embedding(manager, tokenizer, monkeypatch):
+def test_concurrent_trajectories_share_the_batched_encoder_and_keep_their_own_embedding(
+    manager, tokenizer, monkeypatch
+):
     """verl's reward loop runs many run_single calls at once in one worker: their embeddings go through
     one shared MicroBatcher (batched encoder calls) and each trajectory gets its own vector back."""
     texts = [f"Step {i}: we get $ {i} + {i} = {2 * i} $ so \\boxed{{{2 * i}}}" for i in range(1, 7)]

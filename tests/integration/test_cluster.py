@@ -29,8 +29,14 @@ WORKER_CLASS = "WorkerDict"  # verl's colocated actor/rollout worker (create_col
 
 def cluster_command(folder: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "VERL_DSDR_CLUSTER_DIR": str(folder)}
-    return subprocess.run(["bash", str(REPO / "scripts" / "cpu_cluster.sh"), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / "cpu_cluster.sh"), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +49,9 @@ def cluster():
     try:
         assert started.returncode == 0, started.stderr
         exports = dict(
-            line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines() if line.startswith("export ")
+            line.removeprefix("export ").split("=", 1)
+            for line in started.stdout.splitlines()
+            if line.startswith("export ")
         )
         yield folder, {key: shlex.split(value)[0] for key, value in exports.items()}
     finally:
@@ -60,7 +68,9 @@ def test_cluster_listens_on_loopback_only(cluster):
     listening = []
     for pid in cluster_processes(folder):
         try:
-            listening += [c.laddr for c in psutil.Process(pid).net_connections("inet") if c.status == psutil.CONN_LISTEN]
+            listening += [
+                c.laddr for c in psutil.Process(pid).net_connections("inet") if c.status == psutil.CONN_LISTEN
+            ]
         except psutil.NoSuchProcess:
             continue
     assert listening, "found no listening socket of the cluster: the test would pass vacuously"

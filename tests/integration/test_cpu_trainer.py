@@ -39,15 +39,25 @@ def test_rollout_log_probs_agree_with_actor(grpo):
 def test_dsdr_trains_two_steps_with_its_metrics(dsdr, assert_local_term_subtracted):
     assert dsdr.returncode == 0, dsdr.tail()
     assert dsdr.run_info["trainer"] == "GroupPPOTrainerSync"
-    for key in ("dsdr/d_mean", "dsdr/d_emb_mean", "dsdr/d_eq_mean", "dsdr/d_correct_mean", "dsdr/bonus_mean",
-                "groups/frac_all_correct", "groups/frac_all_wrong", "dsdr/coupling_weight_entropy",
-                "dsdr/local_term", "dsdr/entropy_correct", "dsdr/entropy_incorrect", "dsdr/diversity_time_trainer_s"):
+    for key in (
+        "dsdr/d_mean",
+        "dsdr/d_emb_mean",
+        "dsdr/d_eq_mean",
+        "dsdr/d_correct_mean",
+        "dsdr/bonus_mean",
+        "groups/frac_all_correct",
+        "groups/frac_all_wrong",
+        "dsdr/coupling_weight_entropy",
+        "dsdr/local_term",
+        "dsdr/entropy_correct",
+        "dsdr/entropy_incorrect",
+        "dsdr/diversity_time_trainer_s",
+    ):
         assert len(dsdr.series(key)) == 2, key
     assert max(dsdr.series("dsdr/coupling_weight_max")) > 0, "no non-zero coupling weight"
     assert max(abs(v) for v in dsdr.series("dsdr/local_term")) > 0
     assert max(dsdr.series("actor/grad_norm")) > 0
     assert_local_term_subtracted(dsdr)
-
 
 
 # SetPO trains under colocate_async in test_trainer_modes.py (the same group trainer as sync).

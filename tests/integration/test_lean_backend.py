@@ -9,6 +9,7 @@ from verl_dsdr.launch import own_processes
 
 pytestmark = pytest.mark.integration
 
+
 def test_dsdr_trains_on_two_ranks_with_one_override(side_by_side):
     run = side_by_side["two_ranks"]
     assert run.returncode == 0, run.tail()

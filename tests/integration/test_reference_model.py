@@ -20,7 +20,8 @@ MOVED_KL = 1e-6
 @pytest.fixture(scope="module")
 def kl_run(train):
     return train(
-        "dsdr", 2,
+        "dsdr",
+        2,
         "actor_rollout_ref.actor.use_kl_loss=true",
         "actor_rollout_ref.actor.kl_loss_coef=0.1",
         "actor_rollout_ref.actor.optim.lr=1e-4",

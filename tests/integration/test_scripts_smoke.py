@@ -31,11 +31,20 @@ class ScriptRun:
 
     def __init__(self, script: str, smoke_dir: Path, *overrides: str):
         self.run_dir = smoke_dir / Path(script).stem
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("MODEL_PATH", "TRAIN_FILE", "VAL_FILES", "CKPT_DIR", "EXPERIMENT", "VERL_DSDR_DRY_RUN")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("MODEL_PATH", "TRAIN_FILE", "VAL_FILES", "CKPT_DIR", "EXPERIMENT", "VERL_DSDR_DRY_RUN")
+        }
         env.update(VERL_DSDR_CPU_SMOKE="1", SMOKE_DIR=str(smoke_dir), PYTHON=sys.executable)
-        done = subprocess.run(["bash", str(REPO / "examples" / script), *overrides], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S)
+        done = subprocess.run(
+            ["bash", str(REPO / "examples" / script), *overrides],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SMOKE_TIMEOUT_S,
+        )
         self.returncode, self.output = done.returncode, done.stdout + done.stderr
         self.metrics = read_metrics(self.run_dir / "metrics.jsonl")
         self.command = json.loads((self.run_dir / "command.json").read_text())

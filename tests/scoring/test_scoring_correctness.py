@@ -14,7 +14,9 @@ from verl_dsdr.scoring.correctness import TAIL_CHARS, compute_score, extract_ans
 def test_extract_boxed_all_and_nested():
     # every box counts: two different boxes are two values (math-verify reads them as a set)
     assert extract_answer(r"first \boxed{1}, finally \boxed{\frac{1}{\sqrt{2}}}.") == r"1, \frac{1}{\sqrt{2}}"
-    assert extract_answer(r"so \boxed{\frac{1}{\sqrt{2}}}, that is \boxed{ \frac{1}{\sqrt{2}} }.") == r"\frac{1}{\sqrt{2}}"
+    assert (
+        extract_answer(r"so \boxed{\frac{1}{\sqrt{2}}}, that is \boxed{ \frac{1}{\sqrt{2}} }.") == r"\frac{1}{\sqrt{2}}"
+    )
     assert extract_answer(r"\boxed{\boxed{5}}") == "5"
     assert extract_answer(r"\fbox{7}") == "7"
     assert extract_answer(r"\boxed{$12$}") == "12"
@@ -97,7 +99,10 @@ def test_compute_score_matches_verl_custom_reward_signature():
     assert params[:4] == ["data_source", "solution_str", "ground_truth", "extra_info"]
     # verl calls it with keywords and may add reward_router_address etc.
     out = compute_score(
-        data_source="math_dapo", solution_str="...\nAnswer: 7", ground_truth="7", extra_info={},
+        data_source="math_dapo",
+        solution_str="...\nAnswer: 7",
+        ground_truth="7",
+        extra_info={},
         reward_router_address=None,
     )
     assert out == {"score": 1.0, "acc": True}

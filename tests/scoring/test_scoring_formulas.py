@@ -92,9 +92,19 @@ def test_caps_on_count_and_key_length():
 
 def test_fast_path_matches_token_path():
     spans = [
-        r"\left. \frac{df}{dx} \right|_{x=0}", r"\Bigl( x \Bigr)", r"a\,b\;c\:d\!e\ f",
-        r"\leftarrow x \rightarrow", r"\dfrac ab + \tfrac{1}{2}", "x = 1, ", r"\displaystyle\int_0^1",
-        "  ", r"\big", r"a}b{", r"\text{ if } x > 0", r"\mathrm{d}x", r"\quadx \quad x",
+        r"\left. \frac{df}{dx} \right|_{x=0}",
+        r"\Bigl( x \Bigr)",
+        r"a\,b\;c\:d\!e\ f",
+        r"\leftarrow x \rightarrow",
+        r"\dfrac ab + \tfrac{1}{2}",
+        "x = 1, ",
+        r"\displaystyle\int_0^1",
+        "  ",
+        r"\big",
+        r"a}b{",
+        r"\text{ if } x > 0",
+        r"\mathrm{d}x",
+        r"\quadx \quad x",
     ]
     for span in spans:
         assert not formulas._NEEDS_TOKENS.search(span)

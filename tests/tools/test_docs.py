@@ -42,6 +42,15 @@ def test_readme_model_size_is_the_built_model():
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_no_drafting_text_or_private_files(path):
     text = path.read_text()
-    for pattern in (r"\(draft\)", r"[Dd]raft for", r"\bthe brief\b", r"\bthe lead\b", r"\bTODO\b", r"shared/",
-                    r"ANCHORS\.md", r"VERL_NOTES", r"DSDR_SPEC"):
+    for pattern in (
+        r"\(draft\)",
+        r"[Dd]raft for",
+        r"\bthe brief\b",
+        r"\bthe lead\b",
+        r"\bTODO\b",
+        r"shared/",
+        r"ANCHORS\.md",
+        r"VERL_NOTES",
+        r"DSDR_SPEC",
+    ):
         assert not re.search(pattern, text), f"{path.name}: {pattern}"

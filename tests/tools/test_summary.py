@@ -14,13 +14,36 @@ def _write(run_dir, rows):
 
 
 def test_summary_by_hand(tmp_path):
-    _write(tmp_path, [
-        (1, {"actor/grad_norm": 0.5, "critic/score/mean": 0.25, "groups/frac_all_correct": 0.5, "groups/frac_all_wrong": 0.25,
-             "groups/frac_mixed": 0.25, "timing_s/step": 30.0, "dsdr/d_mean": 0.2}),
-        (2, {"actor/grad_norm": 0.7, "critic/score/mean": 0.75, "groups/frac_all_correct": 0.0, "groups/frac_all_wrong": 0.5,
-             "groups/frac_mixed": 0.5, "timing_s/step": 3.0, "dsdr/d_mean": 0.4}),
-        (2, {"val-core/x/acc/mean@1": 0.1}),  # validation rows are not training steps
-    ])
+    _write(
+        tmp_path,
+        [
+            (
+                1,
+                {
+                    "actor/grad_norm": 0.5,
+                    "critic/score/mean": 0.25,
+                    "groups/frac_all_correct": 0.5,
+                    "groups/frac_all_wrong": 0.25,
+                    "groups/frac_mixed": 0.25,
+                    "timing_s/step": 30.0,
+                    "dsdr/d_mean": 0.2,
+                },
+            ),
+            (
+                2,
+                {
+                    "actor/grad_norm": 0.7,
+                    "critic/score/mean": 0.75,
+                    "groups/frac_all_correct": 0.0,
+                    "groups/frac_all_wrong": 0.5,
+                    "groups/frac_mixed": 0.5,
+                    "timing_s/step": 3.0,
+                    "dsdr/d_mean": 0.4,
+                },
+            ),
+            (2, {"val-core/x/acc/mean@1": 0.1}),  # validation rows are not training steps
+        ],
+    )
     s = summarize(tmp_path)
     assert s["steps"] == 2
     assert s["mean_reward"] == pytest.approx(0.5)

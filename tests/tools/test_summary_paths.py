@@ -24,8 +24,13 @@ def test_no_argument_reads_verls_default_file(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("VERL_FILE_LOGGER_PATH", raising=False)
     monkeypatch.setenv("VERL_FILE_LOGGER_ROOT", str(tmp_path))
     log = tmp_path / "my_project" / "run-7.jsonl"
-    _write(log, [(1, {"actor/grad_norm": 1.0, "critic/score/mean": 0.5}),
-                 (2, {"actor/grad_norm": 1.0, "critic/score/mean": 0.75})])
+    _write(
+        log,
+        [
+            (1, {"actor/grad_norm": 1.0, "critic/score/mean": 0.5}),
+            (2, {"actor/grad_norm": 1.0, "critic/score/mean": 0.75}),
+        ],
+    )
     assert main(["--project-name", "my_project", "--experiment-name", "run-7"]) == 0
     written = json.loads((tmp_path / "my_project" / "run-7.summary.json").read_text())
     assert written["steps"] == 2 and written["mean_reward"] == 0.625

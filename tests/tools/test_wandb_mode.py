@@ -37,8 +37,9 @@ def _env_sh_wandb_mode(args, wandb_mode=None):
     if wandb_mode is not None:
         env["WANDB_MODE"] = wandb_mode
     script = 'source scripts/lib/env.sh "$@"; echo "${WANDB_MODE-<unset>}"'
-    out = subprocess.run(["bash", "-c", script, "bash", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        ["bash", "-c", script, "bash", *args], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
     return out.stdout.strip().splitlines()[-1]
 
 

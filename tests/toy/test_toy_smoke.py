@@ -25,8 +25,14 @@ METHODS = ("grpo", "dsdr")
 
 def _toy(*args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
     env = dict(os.environ, MPLCONFIGDIR=str(REPO / ".cache" / "matplotlib"))
-    return subprocess.run([sys.executable, "-m", "verl_dsdr.toy", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "verl_dsdr.toy", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ def _dump_row(output, gts="11", prompt=PROMPT):
 
 # ---- convert ------------------------------------------------------------------------------------
 
+
 def test_question_is_found_inside_the_decoded_prompt():
     assert question_of(PROMPT) == "Compute 3 + 4 * 2."
     assert question_of("user\nCompute 9 - 1. Put the final answer in \\boxed{}.") == "Compute 9 - 1."
@@ -51,10 +52,20 @@ def test_dump_rows_map_to_eval_rows_in_order():
     rows = [_dump_row("The answer is \\boxed{11}."), _dump_row("x", gts=7)]
     samples = dump_rows_to_samples(rows, "grpo-seed0", BENCHMARK)
     assert samples == [
-        {"method": "grpo-seed0", "benchmark": BENCHMARK, "problem_id": "Compute 3 + 4 * 2.", "ground_truth": "11",
-         "response": "The answer is \\boxed{11}."},
-        {"method": "grpo-seed0", "benchmark": BENCHMARK, "problem_id": "Compute 3 + 4 * 2.", "ground_truth": "7",
-         "response": "x"},
+        {
+            "method": "grpo-seed0",
+            "benchmark": BENCHMARK,
+            "problem_id": "Compute 3 + 4 * 2.",
+            "ground_truth": "11",
+            "response": "The answer is \\boxed{11}.",
+        },
+        {
+            "method": "grpo-seed0",
+            "benchmark": BENCHMARK,
+            "problem_id": "Compute 3 + 4 * 2.",
+            "ground_truth": "7",
+            "response": "x",
+        },
     ]
 
 
@@ -88,6 +99,7 @@ def test_convert_dump_writes_eval_rows(tmp_path):
 
 # ---- forms --------------------------------------------------------------------------------------
 
+
 def test_form_stats_counts_forms_by_hand():
     p1 = ArithProblem("add_mul", (3, 4, 2))  # 5 listed forms; index 4 is the bare answer
     f1 = solution_forms(p1)
@@ -97,7 +109,11 @@ def test_form_stats_counts_forms_by_hand():
         {"problem_id": "Compute 3 + 4 * 2.", "ground_truth": "11", "response": f1[0]},
         {"problem_id": "Compute 3 + 4 * 2.", "ground_truth": "11", "response": f1[0]},
         {"problem_id": "Compute 3 + 4 * 2.", "ground_truth": "11", "response": f1[4]},
-        {"problem_id": "Compute 3 + 4 * 2.", "ground_truth": "11", "response": "so it is \\boxed{11}"},  # correct, unlisted
+        {
+            "problem_id": "Compute 3 + 4 * 2.",
+            "ground_truth": "11",
+            "response": "so it is \\boxed{11}",
+        },  # correct, unlisted
         {"problem_id": "Compute 3 + 4 * 2.", "ground_truth": "11", "response": "The answer is \\boxed{12}."},  # wrong
         {"problem_id": "Compute 2 + 3.", "ground_truth": "5", "response": f2[1]},
         {"problem_id": "Compute 9 - 1.", "ground_truth": "8", "response": "The answer is \\boxed{7}."},  # no correct
@@ -109,14 +125,19 @@ def test_form_stats_counts_forms_by_hand():
     # problem 1 counts {0: 2, 4: 1, other: 1} of 4: -(1/2 log2 1/2 + 2 * 1/4 log2 1/4) = 0.5 + 1.0 = 1.5 bits;
     # problem 2 has one correct answer, so no entropy
     assert stats["form_entropy_bits"] == pytest.approx(1.5)
-    assert stats["bare_share"] == pytest.approx(1 / 5)      # 1 bare of 5 correct answers
+    assert stats["bare_share"] == pytest.approx(1 / 5)  # 1 bare of 5 correct answers
     assert stats["unlisted_share"] == pytest.approx(1 / 5)  # 1 unlisted of 5
 
 
 def test_form_stats_without_correct_answers_is_none():
     stats = form_stats([{"problem_id": "Compute 2 + 3.", "ground_truth": "5", "response": "no"}])
-    assert stats == {"problems_with_correct": 0, "forms_per_problem": None, "form_entropy_bits": None,
-                     "bare_share": None, "unlisted_share": None}
+    assert stats == {
+        "problems_with_correct": 0,
+        "forms_per_problem": None,
+        "form_entropy_bits": None,
+        "bare_share": None,
+        "unlisted_share": None,
+    }
 
 
 def _rollout(output, uid, gts="11", prompt=PROMPT):
@@ -126,21 +147,26 @@ def _rollout(output, uid, gts="11", prompt=PROMPT):
 def test_rollout_form_stats_groups_by_uid_not_by_problem():
     f = solution_forms(ArithProblem("add_mul", (3, 4, 2)))
     rows = [
-        _rollout(f[0], "g1_0_0"), _rollout(f[1], "g1_1_0"), _rollout("wrong", "g1_2_0"),
+        _rollout(f[0], "g1_0_0"),
+        _rollout(f[1], "g1_1_0"),
+        _rollout("wrong", "g1_2_0"),
         # the same prompt drawn again is another group: two correct answers in one form
-        _rollout(f[4], "g2_0_0"), _rollout(f[4], "g2_1_0"),
+        _rollout(f[4], "g2_0_0"),
+        _rollout(f[4], "g2_1_0"),
         _rollout("The answer is \\boxed{3}.", "g3_0_0"),  # a group without a correct rollout
     ]
     stats = rollout_form_stats(rows)
     assert stats["problems_with_correct"] == 2  # groups g1 and g2
     assert stats["forms_per_problem"] == pytest.approx(1.5)  # g1: {0, 1} -> 2, g2: {4} -> 1
     assert stats["form_entropy_bits"] == pytest.approx(0.5)  # g1: 1 bit (1:1), g2: 0 bits
-    assert stats["bare_share"] == pytest.approx(2 / 4)       # 2 bare of 4 correct
+    assert stats["bare_share"] == pytest.approx(2 / 4)  # 2 bare of 4 correct
 
 
 def test_rollout_metrics_read_one_value_per_step(tmp_path):
     f = solution_forms(ArithProblem("add_mul", (3, 4, 2)))
-    (tmp_path / "1.jsonl").write_text(json.dumps(_rollout(f[0], "a_0_0")) + "\n" + json.dumps(_rollout(f[2], "a_1_0")) + "\n")
+    (tmp_path / "1.jsonl").write_text(
+        json.dumps(_rollout(f[0], "a_0_0")) + "\n" + json.dumps(_rollout(f[2], "a_1_0")) + "\n"
+    )
     (tmp_path / "2.jsonl").write_text(json.dumps(_rollout("no", "b_0_0")) + "\n")
     metrics = rollout_metrics(tmp_path)
     assert metrics[1] == {"toy/forms_per_group": 2.0, "toy/form_entropy_bits": 1.0, "toy/bare_share": 0.0}
@@ -150,13 +176,20 @@ def test_rollout_metrics_read_one_value_per_step(tmp_path):
 
 # ---- methods ------------------------------------------------------------------------------------
 
+
 def test_methods_differ_only_in_their_block():
     plan = FULL_PLAN
     blocks = {m: method_overrides(m, plan) for m in parse_methods("grpo,dapo,dsdr,dsdr_wo_gd,dsdr_wo_gc")}
     assert "actor_rollout_ref.actor.clip_ratio_high=0.2" in blocks["grpo"]
     assert "actor_rollout_ref.actor.clip_ratio_high=0.28" in blocks["dapo"]
-    assert set(blocks["dsdr"]) ^ set(blocks["dsdr_wo_gd"]) == {"algorithm.dsdr.lambda_d=0.001", "algorithm.dsdr.lambda_d=0.0"}
-    assert set(blocks["dsdr"]) ^ set(blocks["dsdr_wo_gc"]) == {"algorithm.dsdr.coupling=softmax", "algorithm.dsdr.coupling=uniform"}
+    assert set(blocks["dsdr"]) ^ set(blocks["dsdr_wo_gd"]) == {
+        "algorithm.dsdr.lambda_d=0.001",
+        "algorithm.dsdr.lambda_d=0.0",
+    }
+    assert set(blocks["dsdr"]) ^ set(blocks["dsdr_wo_gc"]) == {
+        "algorithm.dsdr.coupling=softmax",
+        "algorithm.dsdr.coupling=uniform",
+    }
     for block in blocks.values():  # every key once, so no override silently replaces another
         keys = [o.split("=")[0] for o in block + plan_overrides(plan)]
         assert len(keys) == len(set(keys))
@@ -196,9 +229,13 @@ def test_command_puts_method_block_after_the_plan_and_extra_last(tmp_path):
 
 # ---- report pieces ------------------------------------------------------------------------------
 
+
 def test_series_uses_the_first_key_present_and_skips_non_finite():
-    rows = [{"step": 1, "dsdr/frac_all_correct": 0.5}, {"step": 2, "dsdr/frac_all_correct": float("nan")},
-            {"step": 3, "dsdr/frac_all_correct": 0.25}]
+    rows = [
+        {"step": 1, "dsdr/frac_all_correct": 0.5},
+        {"step": 2, "dsdr/frac_all_correct": float("nan")},
+        {"step": 3, "dsdr/frac_all_correct": 0.25},
+    ]
     assert series(rows, ("groups/frac_all_correct", "dsdr/frac_all_correct")) == ([1, 3], [0.5, 0.25])
     assert series(rows, ("missing",)) == ([], [])
 
@@ -236,8 +273,12 @@ def _fake_run(out, method, seed, rewards, with_warm=False):
     (folder / "val").mkdir(parents=True)
     rows = []
     for step, reward in enumerate(rewards, start=1):
-        data = {"critic/score/mean": reward, "actor/entropy": 0.2 - 0.01 * step, "groups/frac_all_correct": 0.1 * step,
-                "timing_s/step": 5.0}
+        data = {
+            "critic/score/mean": reward,
+            "actor/entropy": 0.2 - 0.01 * step,
+            "groups/frac_all_correct": 0.1 * step,
+            "timing_s/step": 5.0,
+        }
         if method.startswith("dsdr"):
             data.update({"dsdr/d_correct_mean": 0.1, "dsdr/frac_all_correct": 0.1 * step})
             del data["groups/frac_all_correct"]
@@ -246,22 +287,60 @@ def _fake_run(out, method, seed, rewards, with_warm=False):
     p = ArithProblem("add", (2, 3))
     (folder / "rollouts").mkdir()
     for step in range(1, len(rewards) + 1):
-        (folder / "rollouts" / f"{step}.jsonl").write_text(json.dumps(_rollout(solution_forms(p)[step % 2], "u_0_0", "5",
-            "user\nCompute 2 + 3. Put the final answer in \\boxed{}.\nassistant\n")) + "\n")
-    samples = [{"method": sample_label(method, seed), "benchmark": BENCHMARK, "problem_id": "Compute 2 + 3.",
-                "ground_truth": "5", "response": r} for r in (solution_forms(p)[0], solution_forms(p)[3], "no")]
+        (folder / "rollouts" / f"{step}.jsonl").write_text(
+            json.dumps(
+                _rollout(
+                    solution_forms(p)[step % 2],
+                    "u_0_0",
+                    "5",
+                    "user\nCompute 2 + 3. Put the final answer in \\boxed{}.\nassistant\n",
+                )
+            )
+            + "\n"
+        )
+    samples = [
+        {
+            "method": sample_label(method, seed),
+            "benchmark": BENCHMARK,
+            "problem_id": "Compute 2 + 3.",
+            "ground_truth": "5",
+            "response": r,
+        }
+        for r in (solution_forms(p)[0], solution_forms(p)[3], "no")
+    ]
     (folder / "samples.jsonl").write_text("\n".join(map(json.dumps, samples)) + "\n")
-    done = {"method": method, "seed": seed, "steps": len(rewards), "wall_s": 100.0, "train_s": 5.0 * len(rewards),
-            "validation_s": 20.0, "overhead_s": 80.0 - 5.0 * len(rewards), "warm_start_samples": None}
+    done = {
+        "method": method,
+        "seed": seed,
+        "steps": len(rewards),
+        "wall_s": 100.0,
+        "train_s": 5.0 * len(rewards),
+        "validation_s": 20.0,
+        "overhead_s": 80.0 - 5.0 * len(rewards),
+        "warm_start_samples": None,
+    }
     if with_warm:
-        (folder / "samples_warm_start.jsonl").write_text("\n".join(
-            json.dumps(s | {"method": sample_label(WARM_START, 0)}) for s in samples) + "\n")
+        (folder / "samples_warm_start.jsonl").write_text(
+            "\n".join(json.dumps(s | {"method": sample_label(WARM_START, 0)}) for s in samples) + "\n"
+        )
         done["warm_start_samples"] = str((folder / "samples_warm_start.jsonl").relative_to(out))
     (folder / DONE).write_text(json.dumps(done))
-    return {"arith_val": {"problems": 1, "samples_per_problem": 3, "mean_accuracy": 2 / 3,
-                          "pass@k": {"1": 2 / 3, "2": 1.0}, "unequal_sample_counts": {},
-                          "diversity": {"problems_with_2plus_correct": 1, "semantic_dissimilarity": 0.05,
-                                        "formula_uniqueness": 0.1, "distinct_solutions": 2.0, "cluster_threshold": 0.9}}}
+    return {
+        "arith_val": {
+            "problems": 1,
+            "samples_per_problem": 3,
+            "mean_accuracy": 2 / 3,
+            "pass@k": {"1": 2 / 3, "2": 1.0},
+            "unequal_sample_counts": {},
+            "diversity": {
+                "problems_with_2plus_correct": 1,
+                "semantic_dissimilarity": 0.05,
+                "formula_uniqueness": 0.1,
+                "distinct_solutions": 2.0,
+                "cluster_threshold": 0.9,
+            },
+        }
+    }
 
 
 def test_report_writes_every_file_from_synthetic_runs(tmp_path):
@@ -272,8 +351,15 @@ def test_report_writes_every_file_from_synthetic_runs(tmp_path):
     eval_metrics[sample_label("dsdr", 0)] = _fake_run(tmp_path, "dsdr", 0, [0.4, 0.4, 0.5])
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "metrics.json").write_text(json.dumps(eval_metrics))
-    paths = write_report(tmp_path, ["grpo", "dsdr"], [0, 1], plan=FULL_PLAN.as_dict(), command="bash x.sh",
-                         timing={"invocations": [{"wall_s": 600.0, "eval_s": 30.0}]}, wall_s=660.0)
+    paths = write_report(
+        tmp_path,
+        ["grpo", "dsdr"],
+        [0, 1],
+        plan=FULL_PLAN.as_dict(),
+        command="bash x.sh",
+        timing={"invocations": [{"wall_s": 600.0, "eval_s": 30.0}]},
+        wall_s=660.0,
+    )
     for name in ("training_curves", "dsdr_diversity", "pass_at_k", "eval_diversity"):
         assert _is_png(paths[name]), name
     text = paths["report"].read_text()

@@ -20,8 +20,13 @@ __all__ = ["GRPO_EPSILON", "aggregate", "grpo_advantages", "ppo_clip_loss"]
 GRPO_EPSILON = 1e-6  # verl's compute_grpo_outcome_advantage default
 
 
-def grpo_advantages(token_level_rewards: torch.Tensor, response_mask: torch.Tensor, index: Any,
-                    epsilon: float = GRPO_EPSILON, norm_by_std: bool = True) -> torch.Tensor:
+def grpo_advantages(
+    token_level_rewards: torch.Tensor,
+    response_mask: torch.Tensor,
+    index: Any,
+    epsilon: float = GRPO_EPSILON,
+    norm_by_std: bool = True,
+) -> torch.Tensor:
     """GRPO's outcome advantage ``(s - mean_g) / (std_g + epsilon)`` broadcast over the response, ``[B, L]``.
 
     ``s`` is each row's summed reward; ``mean_g`` and the **unbiased** ``std_g`` are over the row's
@@ -65,9 +70,16 @@ def aggregate(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Te
     return _masked_sum(seq, has_tokens) / has_tokens.sum()
 
 
-def ppo_clip_loss(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
-                  clip_low: float = 0.2, clip_high: float = 0.2, clip_ratio_c: float = 3.0,
-                  mode: str = "token-mean") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def ppo_clip_loss(
+    log_prob: torch.Tensor,
+    old_log_prob: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip_low: float = 0.2,
+    clip_high: float = 0.2,
+    clip_ratio_c: float = 3.0,
+    mode: str = "token-mean",
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Dual-clip PPO on the sampled tokens (verl's ``vanilla`` policy loss) and its ``ppo_kl`` / ``pg_clipfrac``."""
     neg_kl = torch.clamp(log_prob - old_log_prob, min=-LOG_RATIO_CLAMP, max=LOG_RATIO_CLAMP)
     ratio = torch.exp(neg_kl)

@@ -206,9 +206,7 @@ def clipped_diversity(diversity: Any, sigma_d: float = 1.0) -> torch.Tensor:
     return to_float_tensor(diversity, "diversity").clamp(0.0, sigma)
 
 
-def shaped_rewards(
-    scores: Any, correct: Any, diversity: Any, lambda_d: float, sigma_d: float = 1.0
-) -> torch.Tensor:
+def shaped_rewards(scores: Any, correct: Any, diversity: Any, lambda_d: float, sigma_d: float = 1.0) -> torch.Tensor:
     """Correct-only shaped reward ``r_i + lambda_d * d_bar_i * 1[correct_i]``, float32 ``[B]`` (Eq. 10).
 
     Incorrect rollouts keep their score exactly. With ``lambda_d == 0`` the result is
@@ -334,9 +332,7 @@ def sequence_mean(token_values: Any, response_mask: Any) -> torch.Tensor:
     return torch.where(length > 0, total / length.clamp_min(1), torch.zeros_like(total))
 
 
-def local_entropy(
-    log_prob: Any, old_log_prob: Any, response_mask: Any, detach_ratio: bool = False
-) -> torch.Tensor:
+def local_entropy(log_prob: Any, old_log_prob: Any, response_mask: Any, detach_ratio: bool = False) -> torch.Tensor:
     """Time-averaged IS entropy estimate ``H_hat_i``, float32 ``[B]`` (Eq. 12-15).
 
     ``H_hat_i = -(1/T_i) sum_t rho_{i,t} log pi_theta(o_{i,t})`` over valid tokens (0 for an

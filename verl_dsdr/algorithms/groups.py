@@ -175,8 +175,7 @@ def to_bool_tensor(x: Any, name: str, device: torch.device | None = None) -> tor
         if not t.dtype.is_complex:
             if t.numel() and not bool(((t == 0) | (t == 1)).all()):
                 raise ValueError(
-                    f"{name} must be boolean or 0/1; got other values. "
-                    f"Pass an explicit mask, e.g. scores > threshold."
+                    f"{name} must be boolean or 0/1; got other values. Pass an explicit mask, e.g. scores > threshold."
                 )
             t = t != 0
         else:

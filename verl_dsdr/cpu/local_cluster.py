@@ -164,7 +164,12 @@ def _exports(folder: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/cpu_cluster.sh", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("up", "down", "env", "status"))
-    parser.add_argument("--dir", type=Path, default=None, help="cluster folder (default $VERL_DSDR_CLUSTER_DIR or /tmp/vdsdr_cluster_<uid>)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="cluster folder (default $VERL_DSDR_CLUSTER_DIR or /tmp/vdsdr_cluster_<uid>)",
+    )
     parser.add_argument("--nodes", type=int, default=2, help="nodes to start (up; default 2)")
     args = parser.parse_args(argv)
     folder = (args.dir or default_dir()).absolute()
@@ -172,8 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             address = up(folder, args.nodes)
             print(f"# {args.nodes} Ray nodes at {address} (folder {folder}); train across them with", file=sys.stderr)
-            print("#   +ray_kwargs.ray_init.address=$VERL_DSDR_CLUSTER_ADDRESS trainer.nnodes=2 trainer.n_gpus_per_node=1",
-                  file=sys.stderr)
+            print(
+                "#   +ray_kwargs.ray_init.address=$VERL_DSDR_CLUSTER_ADDRESS trainer.nnodes=2 trainer.n_gpus_per_node=1",
+                file=sys.stderr,
+            )
             print(_exports(folder))
         elif args.command == "env":
             print(_exports(folder))

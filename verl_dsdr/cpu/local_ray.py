@@ -104,8 +104,11 @@ def prepare_local_ray(config: DictConfig) -> LocalRay | None:
         env_vars.setdefault(DIST_STORE_DIR_ENV, str(folder))
         env_vars.setdefault("GLOO_SOCKET_IFNAME", loopback_interface())
     if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token":
-        print(f"[verl_dsdr] RAY_AUTH_MODE={os.environ['RAY_AUTH_MODE']} ignored: the CPU backend's local Ray "
-              "always uses a token made for the run", flush=True)
+        print(
+            f"[verl_dsdr] RAY_AUTH_MODE={os.environ['RAY_AUTH_MODE']} ignored: the CPU backend's local Ray "
+            "always uses a token made for the run",
+            flush=True,
+        )
     os.environ.update({LOOPBACK_ENV: "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token), **LEAN_RAY_ENV})
     _refresh_ray_config()
     return LocalRay(str(folder), owned)

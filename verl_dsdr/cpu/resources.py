@@ -27,7 +27,14 @@ from omegaconf import DictConfig, open_dict
 
 from verl_dsdr.methods.params import ConfigError
 
-__all__ = ["CPU_PER_RANK", "SCHEDULING_SLACK", "ResourceError", "ResourcePlan", "fit_cpu_resources", "plan_cpu_resources"]
+__all__ = [
+    "CPU_PER_RANK",
+    "SCHEDULING_SLACK",
+    "ResourceError",
+    "ResourcePlan",
+    "fit_cpu_resources",
+    "plan_cpu_resources",
+]
 
 CPU_PER_RANK = 3  # verl's ResourcePoolManager.max_colocate_count (single_controller/ray/base.py ~192)
 SCHEDULING_SLACK = 2
@@ -94,9 +101,14 @@ def plan_cpu_resources(config: DictConfig) -> ResourcePlan:
             rollout.get("n_gpus_per_node", 0) or 0, "actor_rollout_ref.rollout.n_gpus_per_node"
         )
     ranks = nnodes * per_node
-    replica_size = max(1, _int(rollout.get("tensor_model_parallel_size", 1) or 1, "actor_rollout_ref.rollout.tensor_model_parallel_size"))
+    replica_size = max(
+        1,
+        _int(rollout.get("tensor_model_parallel_size", 1) or 1, "actor_rollout_ref.rollout.tensor_model_parallel_size"),
+    )
     storage = config.get("transfer_queue", {}).get("backend", {}).get("SimpleStorage", {})
-    units = _int(storage.get("num_data_storage_units", 8), "transfer_queue.backend.SimpleStorage.num_data_storage_units")
+    units = _int(
+        storage.get("num_data_storage_units", 8), "transfer_queue.backend.SimpleStorage.num_data_storage_units"
+    )
     return ResourcePlan(
         ranks=ranks,
         rollout_ranks=rollout_ranks,

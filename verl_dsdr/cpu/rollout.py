@@ -31,7 +31,6 @@ from verl_dsdr.cpu.rollout_server import HFRolloutServer
 logger = logging.getLogger(__name__)
 
 
-
 def server_actor_name(replica_rank: int, suffix: str = "") -> str:
     """Name of a replica's server actor, unique within the Ray job."""
     job = ray.get_runtime_context().get_job_id()

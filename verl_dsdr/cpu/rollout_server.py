@@ -54,7 +54,9 @@ class HFRolloutServer:
         self.model.eval()
         tokenizer = model_config.tokenizer
         generation = model_config.generation_config
-        self.eos_ids = resolve_eos_ids(getattr(generation, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None))
+        self.eos_ids = resolve_eos_ids(
+            getattr(generation, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None)
+        )
         pad = getattr(tokenizer, "pad_token_id", None)
         self.pad_id = int(pad if pad is not None else self.eos_ids[0])
         self.max_model_len = int(config.max_model_len or (config.prompt_length + config.response_length))
@@ -64,7 +66,9 @@ class HFRolloutServer:
     def ready(self) -> str:
         import torch
 
-        return f"hf_cpu replica {self.replica_rank}: {type(self.model).__name__} on cpu, {torch.get_num_threads()} threads"
+        return (
+            f"hf_cpu replica {self.replica_rank}: {type(self.model).__name__} on cpu, {torch.get_num_threads()} threads"
+        )
 
     # ---- generation -------------------------------------------------------------------
     async def generate(

@@ -39,9 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"local file ({', '.join(LOCAL_SUFFIXES)}), or a Hugging Face dataset id ORG/NAME (needs network)",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--name", default=None, help="with 'custom': the data's name (output NAME.parquet, data_source NAME)")
-    parser.add_argument("--split", choices=("train", "test"), default="test",
-                        help="with 'custom': extra_info.split written to every row (default test)")
+    parser.add_argument(
+        "--name", default=None, help="with 'custom': the data's name (output NAME.parquet, data_source NAME)"
+    )
+    parser.add_argument(
+        "--split",
+        choices=("train", "test"),
+        default="test",
+        help="with 'custom': extra_info.split written to every row (default test)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument(
         "--prompt-style",
@@ -55,11 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--answer-column", default=None, help="column holding the reference answer")
     parser.add_argument("--id-column", default=None, help="column holding the original problem id")
     parser.add_argument("--skip-bad", action="store_true", help="drop bad rows (and name them) instead of failing")
-    parser.add_argument("--max-errors", type=int, default=10, help="how many bad rows to print; with more, all of "
-                        "them go to OUT/<name>.rejected.jsonl")
+    parser.add_argument(
+        "--max-errors",
+        type=int,
+        default=10,
+        help="how many bad rows to print; with more, all of them go to OUT/<name>.rejected.jsonl",
+    )
     parser.add_argument("--hf-config", default=None, help="hub dataset config (with a hub id as --input)")
-    parser.add_argument("--hf-split", default=None, help="hub dataset split (default: the dataset's only split, "
-                        "else test for benchmarks and custom, train for DAPO)")
+    parser.add_argument(
+        "--hf-split",
+        default=None,
+        help="hub dataset split (default: the dataset's only split, "
+        "else test for benchmarks and custom, train for DAPO)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -86,7 +100,9 @@ def _spec(args: argparse.Namespace) -> DatasetSpec:
         except ValueError as err:
             raise DataError(str(err)) from None
     if args.name is not None:
-        raise DataError(f"--name only goes with 'custom'; {args.dataset} writes {get_spec(args.dataset).output_stem}.parquet")
+        raise DataError(
+            f"--name only goes with 'custom'; {args.dataset} writes {get_spec(args.dataset).output_stem}.parquet"
+        )
     return get_spec(args.dataset)
 
 
@@ -105,8 +121,9 @@ def run(args: argparse.Namespace) -> PrepareReport:
         data_source = boxed_data_source(spec)
     else:
         data_source = spec.data_source
-    rows, origin = load_rows(args.input, hub_config=args.hf_config, hub_split=args.hf_split,
-                             preferred_splits=spec.hub_splits)
+    rows, origin = load_rows(
+        args.input, hub_config=args.hf_config, hub_split=args.hf_split, preferred_splits=spec.hub_splits
+    )
     if not rows:
         raise DataError(f"{origin} is empty: it has no rows")
     columns = resolve_columns(
@@ -131,11 +148,15 @@ def run(args: argparse.Namespace) -> PrepareReport:
     for number, reason in report.bad_rows[: args.max_errors]:
         print(f"dropped bad row {number}: {reason}", file=sys.stderr)
     if report.rejected_file is not None:
-        print(f"dropped {len(report.bad_rows)} bad rows in all; every one is listed in {report.rejected_file}",
-              file=sys.stderr)
+        print(
+            f"dropped {len(report.bad_rows)} bad rows in all; every one is listed in {report.rejected_file}",
+            file=sys.stderr,
+        )
     for number, first in report.conflicting_duplicates[: args.max_errors]:
-        print(f"warning: row {number} repeats the problem of row {first} with another answer; kept row {first}",
-              file=sys.stderr)
+        print(
+            f"warning: row {number} repeats the problem of row {first} with another answer; kept row {first}",
+            file=sys.stderr,
+        )
     if not records:
         raise DataError(f"{spec.name}: no row is left to write (all {len(rows)} were bad or duplicates)")
     report.output = write_parquet(records, output)

@@ -93,7 +93,9 @@ def _read_jsonl_text(text: str) -> list[dict | BadRow]:
         except json.JSONDecodeError as err:
             rows.append(BadRow(f"line {line_no}: not valid JSON ({err.msg}); fix or remove that line"))
             continue
-        rows.append(row if isinstance(row, dict) else BadRow(f"line {line_no}: a JSON {type(row).__name__}, not an object"))
+        rows.append(
+            row if isinstance(row, dict) else BadRow(f"line {line_no}: a JSON {type(row).__name__}, not an object")
+        )
     return rows
 
 
@@ -117,8 +119,12 @@ def _read_csv_text(text: str) -> list[dict | BadRow]:
     try:
         for row in reader:
             if None in row or None in row.values():
-                rows.append(BadRow(f"line {reader.line_num}: the number of fields differs from the header's "
-                                   f"{len(reader.fieldnames or ())}"))
+                rows.append(
+                    BadRow(
+                        f"line {reader.line_num}: the number of fields differs from the header's "
+                        f"{len(reader.fieldnames or ())}"
+                    )
+                )
             else:
                 rows.append(row)
     except csv.Error as err:

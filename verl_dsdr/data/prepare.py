@@ -83,9 +83,7 @@ def _pick(names: dict[str, str], explicit: str | None, candidates: tuple[str, ..
     """The real column name: the explicit one (which must exist) or the first candidate present."""
     if explicit is not None:
         if explicit.lower() not in names:
-            raise DataError(
-                f"{option} {explicit!r}: no such column. Columns found: {sorted(names.values())}"
-            )
+            raise DataError(f"{option} {explicit!r}: no such column. Columns found: {sorted(names.values())}")
         return names[explicit.lower()]
     for candidate in candidates:
         if candidate.lower() in names:

@@ -45,8 +45,9 @@ _BENCHMARK_ANSWERS = ("answer", "final_answer", "solution")
 _BENCHMARK_IDS = ("id", "unique_id", "problem_id", "idx")
 
 
-def _benchmark(name: str, description: str, problem_columns: tuple[str, ...], id_columns=_BENCHMARK_IDS,
-               source_hint: str = ""):
+def _benchmark(
+    name: str, description: str, problem_columns: tuple[str, ...], id_columns=_BENCHMARK_IDS, source_hint: str = ""
+):
     return DatasetSpec(
         name=name,
         description=description,
@@ -80,7 +81,9 @@ DATASETS: dict[str, DatasetSpec] = {
         source_hint="open-r1/DAPO-Math-17K-Processed or BytedTsinghua-SIA/DAPO-Math-17k (split train)",
     ),
     "aime24": _benchmark(
-        "aime24", "AIME 2024 (30 problems): problem/question, answer, id", ("problem", "question"),
+        "aime24",
+        "AIME 2024 (30 problems): problem/question, answer, id",
+        ("problem", "question"),
         source_hint="HuggingFaceH4/aime_2024 (its only split: train)",
     ),
     "aime25": _benchmark("aime25", "AIME 2025 (30 problems): problem/question, answer, id", ("problem", "question")),

@@ -39,10 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--k-max", type=int, default=None, help="largest k reported (default: samples per problem)")
     parser.add_argument("--no-diversity", action="store_true", help="skip the diversity of correct responses")
-    parser.add_argument("--embedder-model", default=None, help="sentence-transformers name or path (default: the "
-                        "training embedder's default, all-MiniLM-L6-v2)")
-    parser.add_argument("--embedder-device", default="auto", help="device for the embedder: auto (cuda when "
-                        "available), cpu, cuda, cuda:1")
+    parser.add_argument(
+        "--embedder-model",
+        default=None,
+        help="sentence-transformers name or path (default: the training embedder's default, all-MiniLM-L6-v2)",
+    )
+    parser.add_argument(
+        "--embedder-device",
+        default="auto",
+        help="device for the embedder: auto (cuda when available), cpu, cuda, cuda:1",
+    )
     parser.add_argument("--embedder-batch-size", type=int, default=32)
     parser.add_argument("--embedder-max-tokens", type=int, default=256, help="tokens kept per response")
     parser.add_argument(
@@ -54,9 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, default=2, help="scoring processes (<= 1: score in this process)")
     parser.add_argument("--time-limit", type=float, default=2.0, help="verifier time limit per response, seconds")
-    parser.add_argument("--log_samples", "--log-samples", dest="log_samples", action="store_true",
-                        help="also write per-sample verdicts, samples_<method>_<benchmark>.jsonl (problem_id, "
-                        "sample_index, extracted_answer, ground_truth, correct), as lm-evaluation-harness's flag")
+    parser.add_argument(
+        "--log_samples",
+        "--log-samples",
+        dest="log_samples",
+        action="store_true",
+        help="also write per-sample verdicts, samples_<method>_<benchmark>.jsonl (problem_id, "
+        "sample_index, extracted_answer, ground_truth, correct), as lm-evaluation-harness's flag",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -76,8 +87,14 @@ def run(args: argparse.Namespace) -> dict:
             max_tokens=args.embedder_max_tokens,
         )
     correct = score_samples(samples, workers=args.workers, time_limit=args.time_limit, progress=not args.no_progress)
-    metrics = build_metrics(samples, correct, encode=encode, cluster_threshold=args.cluster_threshold, k_max=args.k_max,
-                            progress=not args.no_progress)
+    metrics = build_metrics(
+        samples,
+        correct,
+        encode=encode,
+        cluster_threshold=args.cluster_threshold,
+        k_max=args.k_max,
+        progress=not args.no_progress,
+    )
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     write_json(metrics, out / "metrics.json")
@@ -85,8 +102,12 @@ def run(args: argparse.Namespace) -> dict:
     protocols = {method: (record or {}).get("protocol") for method, record in sampling.items()}
     table = write_table(metrics, out / "table.md", protocols)
     plot_pass_at_k(metrics, out / "pass_at_k.png")
-    requested = {"model": args.embedder_model, "device": args.embedder_device, "batch_size": args.embedder_batch_size,
-                 "max_tokens": args.embedder_max_tokens}
+    requested = {
+        "model": args.embedder_model,
+        "device": args.embedder_device,
+        "batch_size": args.embedder_batch_size,
+        "max_tokens": args.embedder_max_tokens,
+    }
     write_json(
         provenance.build_provenance(
             command=["python", "-m", "verl_dsdr.eval", *getattr(args, "argv", [])],

@@ -76,7 +76,9 @@ def build_metrics(
 
     grouped = group_samples(samples, correct)
     with_two = sum(
-        sum(ok for _, ok in rows) >= 2 for benchmarks in grouped.values() for problems in benchmarks.values()
+        sum(ok for _, ok in rows) >= 2
+        for benchmarks in grouped.values()
+        for problems in benchmarks.values()
         for rows in problems.values()
     )
     bar = tqdm(total=with_two, desc="diversity", unit="problem", disable=not progress or encode is None)

@@ -17,7 +17,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Encoder", "EmbedderError", "make_encoder", "count_clusters", "correct_diversity", "DEFAULT_CLUSTER_THRESHOLD"]
+__all__ = [
+    "Encoder",
+    "EmbedderError",
+    "make_encoder",
+    "count_clusters",
+    "correct_diversity",
+    "DEFAULT_CLUSTER_THRESHOLD",
+]
 
 Encoder = Callable[[list[str]], np.ndarray]
 """Texts -> L2-normalised embeddings ``(N, dim)``."""
@@ -29,7 +36,9 @@ class EmbedderError(RuntimeError):
     """The sentence encoder could not be loaded; the message says which options fix it."""
 
 
-def make_encoder(model: str | None = None, *, device: str = "auto", batch_size: int = 32, max_tokens: int = 256) -> Encoder:
+def make_encoder(
+    model: str | None = None, *, device: str = "auto", batch_size: int = 32, max_tokens: int = 256
+) -> Encoder:
     """The training-time response embedder (``ResponseEmbedder``) as a plain function; ``model=None`` = its default."""
     from verl_dsdr.scoring.embedder import ResponseEmbedder
 

@@ -66,9 +66,21 @@ def plot_pass_at_k(metrics: dict, path: Path, *, max_columns: int = 3) -> Path:
             yerr = [100.0 * (errors.get(str(k)) or 0.0) for k in ks]
             look = style[method]
             xs = [k * 2.0 ** look["shift"] for k in ks]
-            ax.errorbar(xs, values, yerr=yerr, marker=look["marker"], markersize=4, linewidth=1.5,
-                        linestyle=look["linestyle"], color=look["color"], label=method, capsize=2,
-                        elinewidth=0.8, alpha=0.9, zorder=look["zorder"])
+            ax.errorbar(
+                xs,
+                values,
+                yerr=yerr,
+                marker=look["marker"],
+                markersize=4,
+                linewidth=1.5,
+                linestyle=look["linestyle"],
+                color=look["color"],
+                label=method,
+                capsize=2,
+                elinewidth=0.8,
+                alpha=0.9,
+                zorder=look["zorder"],
+            )
         ticks = sorted(ks_seen)
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_locator(FixedLocator(ticks))
@@ -88,8 +100,14 @@ def plot_pass_at_k(metrics: dict, path: Path, *, max_columns: int = 3) -> Path:
                 labels.append(label)
     fig.tight_layout()
     # Below the panels, at most three entries per panel width; bbox_inches="tight" keeps it all in the image.
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 3 * columns),
-               frameon=False)
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=min(len(labels), 3 * columns),
+        frameon=False,
+    )
     path = Path(path)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)

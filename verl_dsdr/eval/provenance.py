@@ -94,12 +94,20 @@ def embedder_record(encode: Any, requested: dict[str, Any]) -> dict[str, Any] | 
         return None
     from verl_dsdr.scoring.embedder import DEFAULT_MODEL_NAME, PUBLISHED_REVISION
 
-    record = {"model": requested.get("model") or DEFAULT_MODEL_NAME, **{k: v for k, v in requested.items() if k != "model"}}
+    record = {
+        "model": requested.get("model") or DEFAULT_MODEL_NAME,
+        **{k: v for k, v in requested.items() if k != "model"},
+    }
     embedder = getattr(encode, "__self__", None)  # ResponseEmbedder.encode: the loaded model's own settings
     if embedder is not None:
         record.update(
-            model=embedder.model_name, path=embedder.model_path, device=embedder.device, dtype=embedder.dtype,
-            max_tokens=embedder.max_tokens, chunking=embedder.chunking, batch_size=embedder.batch_size,
+            model=embedder.model_name,
+            path=embedder.model_path,
+            device=embedder.device,
+            dtype=embedder.dtype,
+            max_tokens=embedder.max_tokens,
+            chunking=embedder.chunking,
+            batch_size=embedder.batch_size,
         )
     if record["model"] == DEFAULT_MODEL_NAME:
         record["checked_against"] = f"sentence-transformers/{DEFAULT_MODEL_NAME}@{PUBLISHED_REVISION}"

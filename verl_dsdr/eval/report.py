@@ -42,7 +42,12 @@ BENCHMARK_TITLES = {
     "olympiadbench": "Olympiad",
 }
 
-_DIVERSITY_FIELDS = ("problems_with_2plus_correct", "semantic_dissimilarity", "formula_uniqueness", "distinct_solutions")
+_DIVERSITY_FIELDS = (
+    "problems_with_2plus_correct",
+    "semantic_dissimilarity",
+    "formula_uniqueness",
+    "distinct_solutions",
+)
 
 
 def write_json(metrics: dict, path: Path) -> Path:
@@ -72,8 +77,14 @@ def write_csv(metrics: dict, path: Path) -> Path:
                 stderr = m.get("stderr") or {}
                 diversity = m.get("diversity") or {}
                 diversity_stderr = diversity.get("stderr") or {}
-                row = [method, benchmark, m["problems"], m["samples_per_problem"], m["mean_accuracy"],
-                       _blank(stderr.get("mean_accuracy"))]
+                row = [
+                    method,
+                    benchmark,
+                    m["problems"],
+                    m["samples_per_problem"],
+                    m["mean_accuracy"],
+                    _blank(stderr.get("mean_accuracy")),
+                ]
                 row += [m["pass@k"].get(str(k), "") for k in ks]
                 row += [_blank((stderr.get("pass@k") or {}).get(str(k))) for k in ks]
                 row += [_blank(diversity.get(name)) for name in _DIVERSITY_FIELDS]
@@ -100,14 +111,24 @@ def _pct(value: float | None) -> str:
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
-    return None if not values or any(v is None for v in values) else sum(v for v in values if v is not None) / len(values)
+    return (
+        None if not values or any(v is None for v in values) else sum(v for v in values if v is not None) / len(values)
+    )
 
 
 def _n_label(entries: Sequence[dict]) -> str:
-    low = min(min(int(n) for n in e["unequal_sample_counts"].values()) if e["unequal_sample_counts"]
-              else e["samples_per_problem"] for e in entries)
-    high = max(max(int(n) for n in e["unequal_sample_counts"].values()) if e["unequal_sample_counts"]
-               else e["samples_per_problem"] for e in entries)
+    low = min(
+        min(int(n) for n in e["unequal_sample_counts"].values())
+        if e["unequal_sample_counts"]
+        else e["samples_per_problem"]
+        for e in entries
+    )
+    high = max(
+        max(int(n) for n in e["unequal_sample_counts"].values())
+        if e["unequal_sample_counts"]
+        else e["samples_per_problem"]
+        for e in entries
+    )
     return str(low) if low == high else f"{low}–{high}"
 
 
@@ -141,10 +162,14 @@ def markdown_table(metrics: dict, protocols: Mapping[str, str | None] | None = N
             cells = [f"{_pct(a)} / {_pct(b)}" for a, b in zip(values["pass1"], values["avg16"])]
             avg = f"{_pct(_mean(values['pass1']))} / {_pct(_mean(values['avg16']))}"
             lines.append(f"| {row} | " + " | ".join(cells) + f" | {avg} |")
-        lines += ["", f"Cells: Pass@1 / Avg@{avg_n} in %, as the paper's Table 1 (Pass@1 / Avg@16). Pass@1: the "
-                  "`pass1` samples (the paper: one per problem at temperature 0.1). Avg@n: accuracy over each "
-                  "problem's n `avg16` samples (the paper: 16 at temperature 0.7, top_p 0.9), averaged over "
-                  "problems. The settings used are in provenance.json. `–`: that protocol was not evaluated.", ""]
+        lines += [
+            "",
+            f"Cells: Pass@1 / Avg@{avg_n} in %, as the paper's Table 1 (Pass@1 / Avg@16). Pass@1: the "
+            "`pass1` samples (the paper: one per problem at temperature 0.1). Avg@n: accuracy over each "
+            "problem's n `avg16` samples (the paper: 16 at temperature 0.7, top_p 0.9), averaged over "
+            "problems. The settings used are in provenance.json. `–`: that protocol was not evaluated.",
+            "",
+        ]
     if other:
         lines += _header(["Method", "n"], benchmarks)
         for method in other:
@@ -152,9 +177,13 @@ def markdown_table(metrics: dict, protocols: Mapping[str, str | None] | None = N
             values = [None if e is None else e["pass@k"]["1"] for e in entries]
             n = _n_label([e for e in entries if e is not None])
             lines.append(f"| {method} | {n} | " + " | ".join(_pct(v) for v in values) + f" | {_pct(_mean(values))} |")
-        lines += ["", "Cells: Avg@n in %: accuracy over each problem's n samples, averaged over problems (the "
-                  "unbiased Pass@1; with n = 1, Pass@1 itself). Sample with `--protocol pass1` and `--protocol "
-                  "avg16` for the paper's Pass@1 / Avg@16 cells.", ""]
+        lines += [
+            "",
+            "Cells: Avg@n in %: accuracy over each problem's n samples, averaged over problems (the "
+            "unbiased Pass@1; with n = 1, Pass@1 itself). Sample with `--protocol pass1` and `--protocol "
+            "avg16` for the paper's Pass@1 / Avg@16 cells.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -176,10 +205,13 @@ def write_sample_logs(verdicts: Mapping[tuple[str, str], Sequence[dict]], folder
     for (method, benchmark), records in verdicts.items():
         path = folder / f"samples_{_file_part(method)}_{_file_part(benchmark)}.jsonl"
         if path in written:
-            raise ValueError(f"{written[path]} and {(method, benchmark)} map to the same log file {path.name}; "
-                             "rename one method")
+            raise ValueError(
+                f"{written[path]} and {(method, benchmark)} map to the same log file {path.name}; rename one method"
+            )
         written[path] = (method, benchmark)
         with path.open("w", encoding="utf-8") as handle:
             for record in records:
-                handle.write(json.dumps({"method": method, "benchmark": benchmark, **record}, ensure_ascii=False) + "\n")
+                handle.write(
+                    json.dumps({"method": method, "benchmark": benchmark, **record}, ensure_ascii=False) + "\n"
+                )
     return list(written)

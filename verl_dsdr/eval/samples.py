@@ -77,7 +77,9 @@ def _parse_row(row: object, method_default: str, where: str) -> Sample:
         raise SampleError(f"{where}: expected a JSON object, got {type(row).__name__}")
     missing = [key for key in REQUIRED_KEYS if key not in row]
     if missing:
-        raise SampleError(f"{where}: missing key(s) {missing}; every row needs {list(REQUIRED_KEYS)} (+ optional 'method')")
+        raise SampleError(
+            f"{where}: missing key(s) {missing}; every row needs {list(REQUIRED_KEYS)} (+ optional 'method')"
+        )
     method = _text(row.get("method", method_default), "method", where, numbers_ok=False)
     benchmark = _text(row["benchmark"], "benchmark", where, numbers_ok=False)
     if not method or not benchmark:

@@ -59,7 +59,9 @@ class GroupTrainerMixin(PrivateHooks):
         """(verl's uids in batch order, the decoded per-sample inputs) of one step's batch."""
         padding = padding_rows(batch)
         if spec is None or spec.group_step is None:
-            fetched = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["uid", "rm_scores"])
+            fetched = tq.kv_batch_get(
+                keys=batch.keys, partition_id=batch.partition_id, select_fields=["uid", "rm_scores"]
+            )
             uids = _as_list(fetched["uid"])
             real = ~torch.tensor(padding, dtype=torch.bool)
             correct = (_sequence_scores(fetched["rm_scores"]) > 0) & real
@@ -113,8 +115,9 @@ class GroupPPOTrainerSeparateAsync(GroupTrainerMixin, PPOTrainerSeparateAsync):
     """``trainer.v1.trainer_mode=separate_async``."""
 
 
-_GROUP_TRAINERS = {cls.__bases__[1]: cls for cls in (GroupPPOTrainerSync, GroupPPOTrainerColocateAsync,
-                                                      GroupPPOTrainerSeparateAsync)}
+_GROUP_TRAINERS = {
+    cls.__bases__[1]: cls for cls in (GroupPPOTrainerSync, GroupPPOTrainerColocateAsync, GroupPPOTrainerSeparateAsync)
+}
 
 
 def trainer_class_for(config: Any) -> type:

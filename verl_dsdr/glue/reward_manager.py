@@ -91,7 +91,8 @@ class DSDRRewardManager(RewardManagerBase):
         if str(e.device).startswith("cpu") and _cuda_visible():
             logger.warning(
                 "%s. A GPU is visible but the embedder runs on CPU: set algorithm.dsdr.embedder.device=cuda "
-                "if rollout leaves it time to hide behind.", message
+                "if rollout leaves it time to hide behind.",
+                message,
             )
         cls._embed_batcher = MicroBatcher(cls._embedder.encode, max_batch=e.batch_size * 4, window_s=0.01)
 
@@ -108,7 +109,9 @@ class DSDRRewardManager(RewardManagerBase):
         responses = item.batch["responses"]
         length = int(item.batch["attention_mask"][-responses.shape[-1] :].sum())
         ids = responses[:length]
-        text = await asyncio.get_running_loop().run_in_executor(None, lambda: self.tokenizer.decode(ids, skip_special_tokens=True))
+        text = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.tokenizer.decode(ids, skip_special_tokens=True)
+        )
         non_tensor = item.non_tensor_batch
         extra_info = dict(non_tensor.get("extra_info") or {})
         result = await self._score(

@@ -41,8 +41,11 @@ def _wait_until_ready(*groups) -> None:
     handles = [h for group in groups for h in group]
     start = time.perf_counter()
     ray.get([h.__ray_ready__.remote() for h in handles])
-    print(f"[verl_dsdr] {len(handles)} reward and agent-loop workers ready in {time.perf_counter() - start:.1f}s "
-          "(start-up, before step 1)", flush=True)
+    print(
+        f"[verl_dsdr] {len(handles)} reward and agent-loop workers ready in {time.perf_counter() - start:.1f}s "
+        "(start-up, before step 1)",
+        flush=True,
+    )
 
 
 @ray.remote
@@ -68,8 +71,13 @@ class TaskRunner:
             trainer.init()
             platforms = _worker_platform(trainer)
             print(f"[verl_dsdr] trainer {trainer_cls.__name__}; worker platforms: {platforms}", flush=True)
-            self._write_run_info({"trainer": trainer_cls.__name__, "trainer_mode": str(config.trainer.v1.trainer_mode),
-                                  "worker_platforms": platforms})
+            self._write_run_info(
+                {
+                    "trainer": trainer_cls.__name__,
+                    "trainer_mode": str(config.trainer.v1.trainer_mode),
+                    "worker_platforms": platforms,
+                }
+            )
             fqn = config.actor_rollout_ref.rollout.get("agent", {}).get("agent_loop_manager_class")
             manager_cls = load_class_from_fqn(fqn, "AgentLoopManager") if fqn else AgentLoopManagerTQ
             manager = manager_cls.create(

@@ -30,8 +30,12 @@ MANAGER_HINT = (
 )
 
 
-def encode_extras(correct: bool, formulas: Optional[Iterable[str]] = None, embedding: Any = None,
-                  scoring_seconds: Optional[float] = None) -> dict[str, Any]:
+def encode_extras(
+    correct: bool,
+    formulas: Optional[Iterable[str]] = None,
+    embedding: Any = None,
+    scoring_seconds: Optional[float] = None,
+) -> dict[str, Any]:
     """One trajectory's ``reward_extra_info`` fields (plain lists and floats: they cross process boundaries)."""
     out: dict[str, Any] = {CORRECT: 1.0 if correct else 0.0}
     if formulas is not None:
@@ -59,7 +63,10 @@ def _info(extra: Any) -> dict:
 
 
 def decode_batch(
-    extra_fields: Sequence[Any], uids: Sequence[str], padding: Sequence[bool], need_embeddings: bool,
+    extra_fields: Sequence[Any],
+    uids: Sequence[str],
+    padding: Sequence[bool],
+    need_embeddings: bool,
     need_formulas: bool,
 ) -> GroupInputs:
     """A batch's ``extra_fields`` -> GroupInputs; padding rows get neutral values and ids of their own."""

@@ -21,7 +21,9 @@ class ConfigError(ValueError):
 
 
 def fail(key: str, value: Any, allowed: str) -> typing.NoReturn:
-    raise ConfigError(f"{key}={value!r} is invalid: allowed {allowed}. Fix it with `{key}=<value>` on the command line.")
+    raise ConfigError(
+        f"{key}={value!r} is invalid: allowed {allowed}. Fix it with `{key}=<value>` on the command line."
+    )
 
 
 def param(
@@ -167,6 +169,14 @@ def describe(cls: Any) -> list[tuple[str, Any, str, str, str, str]]:
             rows.extend(describe(kind))
             continue
         meta = f.metadata
-        rows.append((f"{cls.KEY}.{f.name}", f.default, allowed_text(meta, kind), meta.get("symbol", ""),
-                     meta.get("eq", ""), meta.get("doc", "")))
+        rows.append(
+            (
+                f"{cls.KEY}.{f.name}",
+                f.default,
+                allowed_text(meta, kind),
+                meta.get("symbol", ""),
+                meta.get("eq", ""),
+                meta.get("doc", ""),
+            )
+        )
     return rows

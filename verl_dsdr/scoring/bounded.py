@@ -357,14 +357,24 @@ class BoundedRunner:
                     if empty is not None and self._launch(empty):
                         starting += 1
                 if not warm and not starting:
-                    return Outcome("crashed", detail=f"no worker could start ({self._start_failures} failures in a row)")
+                    return Outcome(
+                        "crashed", detail=f"no worker could start ({self._start_failures} failures in a row)"
+                    )
                 if warm and wait is not None and busy_waited >= wait:
                     self.stats["busy"] += 1
-                    return Outcome("busy", detail=f"every worker busy for {wait:g} s", startup_wait=start_waited,
-                                   waited=busy_waited)
+                    return Outcome(
+                        "busy",
+                        detail=f"every worker busy for {wait:g} s",
+                        startup_wait=start_waited,
+                        waited=busy_waited,
+                    )
                 if not warm and start_waited >= start_limit:
-                    return Outcome("starting", detail=f"no worker ready within {start_limit:g} s",
-                                   startup_wait=start_waited, waited=busy_waited)
+                    return Outcome(
+                        "starting",
+                        detail=f"no worker ready within {start_limit:g} s",
+                        startup_wait=start_waited,
+                        waited=busy_waited,
+                    )
                 if warm:
                     pause = None if wait is None else wait - busy_waited
                 else:
@@ -461,8 +471,9 @@ class BoundedRunner:
             try:
                 if not worker.conn.poll(timeout):
                     self._retire(index, worker, "timeouts")
-                    return Outcome("timeout", detail=f"killed after {timeout:g} s", seconds=time.perf_counter() - t0,
-                                   **spent)
+                    return Outcome(
+                        "timeout", detail=f"killed after {timeout:g} s", seconds=time.perf_counter() - t0, **spent
+                    )
                 tag, value = worker.conn.recv()
             except (EOFError, OSError) as exc:
                 self._retire(index, worker, "crashes")

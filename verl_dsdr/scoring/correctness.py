@@ -116,7 +116,9 @@ def _verify_any(answer: str, truths: list[str], time_limit: float) -> bool:
     for truth in truths:
         left = deadline - time.monotonic()
         if left <= 0:
-            _log.warning("verifier call budget (%g s) spent before every ground truth was tried", CALL_BUDGET * time_limit)
+            _log.warning(
+                "verifier call budget (%g s) spent before every ground truth was tried", CALL_BUDGET * time_limit
+            )
             return False
         # The worker unpickles the function by module name: use the package's copy, since verl
         # may have loaded this file under a generated module name (custom_reward_function.path).

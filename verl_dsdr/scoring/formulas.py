@@ -51,16 +51,25 @@ SYMPY_CACHE_SIZE = 65536
 # alignment marks are dropped, and their \begin/\end wrappers are not part of any key.
 _LINE_ENVS = frozenset(
     name + star
-    for name in ("align", "alignat", "aligned", "alignedat", "eqnarray", "flalign", "gather",
-                 "gathered", "multline", "split")
+    for name in (
+        "align",
+        "alignat",
+        "aligned",
+        "alignedat",
+        "eqnarray",
+        "flalign",
+        "gather",
+        "gathered",
+        "multline",
+        "split",
+    )
     for star in ("", "*")
 )
 # Display wrappers whose content is the formula (the wrapper is not part of the key).
 _WRAPPER_ENVS = frozenset({"equation", "equation*", "math", "displaymath", "dmath", "dmath*"})
 # Structures that are math on their own (a matrix or cases block); kept whole, wrapper included.
 _BLOCK_ENVS = frozenset(
-    {"cases", "dcases", "matrix", "pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "smallmatrix",
-     "array"}
+    {"cases", "dcases", "matrix", "pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "smallmatrix", "array"}
 )
 MATH_ENVIRONMENTS = _LINE_ENVS | _WRAPPER_ENVS | _BLOCK_ENVS
 
@@ -129,7 +138,7 @@ def find_math_spans(text: str) -> Iterator[tuple[str, str]]:
         if end < 0 or end - start > MAX_SPAN_CHARS:
             continue
         if kind in _BLOCK_ENVS:
-            yield kind, text[m.start():pos]
+            yield kind, text[m.start() : pos]
         else:
             yield kind, text[start:end]
 
@@ -189,13 +198,47 @@ _TOKEN = re.compile(
 )
 _SPACING_ESCAPES = frozenset({"\\,", "\\;", "\\:", "\\!", "\\>", "\\ ", "\\\t", "\\\n", "\\\r"})
 _DROPPED_COMMANDS = frozenset(
-    {"left", "right", "displaystyle", "textstyle", "scriptstyle", "scriptscriptstyle", "nonumber",
-     "notag", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl",
-     "Biggr", "bigm", "Bigm", "biggm", "Biggm"}
+    {
+        "left",
+        "right",
+        "displaystyle",
+        "textstyle",
+        "scriptstyle",
+        "scriptscriptstyle",
+        "nonumber",
+        "notag",
+        "big",
+        "Big",
+        "bigg",
+        "Bigg",
+        "bigl",
+        "bigr",
+        "Bigl",
+        "Bigr",
+        "biggl",
+        "biggr",
+        "Biggl",
+        "Biggr",
+        "bigm",
+        "Bigm",
+        "biggm",
+        "Biggm",
+    }
 )
 _SPACING_COMMANDS = frozenset(
-    {"quad", "qquad", "enspace", "thinspace", "medspace", "thickspace", "negthinspace", "negmedspace",
-     "negthickspace", "enskip", "hfill"}
+    {
+        "quad",
+        "qquad",
+        "enspace",
+        "thinspace",
+        "medspace",
+        "thickspace",
+        "negthinspace",
+        "negmedspace",
+        "negthickspace",
+        "enskip",
+        "hfill",
+    }
 )
 _RENAMED_COMMANDS = {"dfrac": "\\frac", "tfrac": "\\frac"}
 _UNWRAP_COMMANDS = frozenset({"boxed", "fbox"})
@@ -423,9 +466,7 @@ _sympy_cache = _LRU(SYMPY_CACHE_SIZE)
 
 def _check_mode(canonical: str, time_limit: float) -> None:
     if canonical not in CANONICAL_MODES:
-        raise ValueError(
-            f"unknown formula canonical mode {canonical!r}: use one of {', '.join(CANONICAL_MODES)}"
-        )
+        raise ValueError(f"unknown formula canonical mode {canonical!r}: use one of {', '.join(CANONICAL_MODES)}")
     if not time_limit > 0:
         raise ValueError(f"formula time_limit must be > 0 seconds, got {time_limit!r}")
 

@@ -136,7 +136,9 @@ def hedge_reason(answer: str, truth: str) -> str | None:
         for word in _WORD.findall(_COMMAND.sub(" ", left)):
             point_name = word.isupper() and len(word) <= 4  # ABC in \angle ABC = 30^\circ
             lower = word.lower()
-            if lower in _NOT_NAMES or (len(word) > 2 and not point_name and not _allowed(lower, truth_words, truth_letters)):
+            if lower in _NOT_NAMES or (
+                len(word) > 2 and not point_name and not _allowed(lower, truth_words, truth_letters)
+            ):
                 return f"the relation's left side is not a name ({lower!r})"
     extra = sorted({w for w in _words(value) if not _allowed(w, truth_words, truth_letters)})
     if extra:

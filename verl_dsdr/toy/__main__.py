@@ -53,8 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lr", type=float)
     run.add_argument("--val-n", type=int, help="validation samples per held-out problem (the pass@k budget)")
     run.add_argument("--val-problems", type=int, help="validate on the first N held-out problems (default: all)")
-    run.add_argument("--dapo-dynamic-sampling", action="store_true",
-                     help="DAPO with verl's dynamic sampling (filter_groups); off by default (cost)")
+    run.add_argument(
+        "--dapo-dynamic-sampling",
+        action="store_true",
+        help="DAPO with verl's dynamic sampling (filter_groups); off by default (cost)",
+    )
     run.add_argument("--timeout-s", type=float, default=1800.0, help="per-run time limit")
     run.add_argument("--eval-workers", type=int, default=2, help="scoring processes of the evaluation CLI")
     run.add_argument("--dry-run", action="store_true", help="print the plan and each run's command, train nothing")
@@ -74,8 +77,13 @@ def plan_from_args(args: argparse.Namespace) -> tuple[ToyPlan, int]:
             raise SystemExit(f"error: SEEDS={os.environ.get('SEEDS')!r} must be a positive integer") from None
     base, seeds = (SMOKE_PLAN, 1) if args.smoke else (FULL_PLAN, args.seeds)
     plan = base.with_(
-        steps=args.steps, batch_prompts=args.batch, rollouts=args.rollouts, mini_batch_prompts=args.mini_batch,
-        lr=args.lr, val_n=args.val_n, val_problems=args.val_problems,
+        steps=args.steps,
+        batch_prompts=args.batch,
+        rollouts=args.rollouts,
+        mini_batch_prompts=args.mini_batch,
+        lr=args.lr,
+        val_n=args.val_n,
+        val_problems=args.val_problems,
     )
     if args.dapo_dynamic_sampling:
         plan = plan.with_(dapo_dynamic_sampling=True)
@@ -120,8 +128,18 @@ def _evaluate(out: Path, sample_files: list[Path], workers: int) -> float | None
         print(f"[toy] evaluation is up to date ({eval_dir})")
         return None
     command = [
-        sys.executable, "-m", "verl_dsdr.eval", "--samples", *map(str, sample_files), "--out", str(eval_dir),
-        "--workers", str(workers), "--no-progress", "--embedder-device", "cpu",
+        sys.executable,
+        "-m",
+        "verl_dsdr.eval",
+        "--samples",
+        *map(str, sample_files),
+        "--out",
+        str(eval_dir),
+        "--workers",
+        str(workers),
+        "--no-progress",
+        "--embedder-device",
+        "cpu",
     ]
     print(f"[toy] evaluating {len(sample_files)} run(s) with the evaluation CLI")
     start = time.perf_counter()
@@ -150,11 +168,18 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     seeds = list(range(n_seeds))
     out: Path = (args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT)).resolve()
     if not re.fullmatch(r"[\w./+-]+", str(out)):
-        print(f"error: --out {out} may hold only letters, digits and . _ - + / (the path goes into Hydra overrides)",
-              file=sys.stderr)
+        print(
+            f"error: --out {out} may hold only letters, digits and . _ - + / (the path goes into Hydra overrides)",
+            file=sys.stderr,
+        )
         return 2
-    state = {"plan": asdict(plan), "methods": methods, "seeds": seeds, "overrides": list(args.overrides),
-             "smoke": bool(args.smoke)}
+    state = {
+        "plan": asdict(plan),
+        "methods": methods,
+        "seeds": seeds,
+        "overrides": list(args.overrides),
+        "smoke": bool(args.smoke),
+    }
     print(f"[toy] plan: {json.dumps(asdict(plan))}; methods {methods}; seeds {seeds}")
     if args.dry_run:
         from verl_dsdr.launch import main_ppo_command
@@ -184,16 +209,26 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     try:
         for index, (method, seed) in enumerate(pairs, start=1):
             first = seed == seeds[0] and method == methods[0]
-            record = launch_run(method, seed, plan, target, out, timeout_s=args.timeout_s,
-                                extra=tuple(args.overrides), validate_before=first)
+            record = launch_run(
+                method,
+                seed,
+                plan,
+                target,
+                out,
+                timeout_s=args.timeout_s,
+                extra=tuple(args.overrides),
+                validate_before=first,
+            )
             (skipped if record.get("skipped") else trained).append(f"{method}/seed{seed}")
             if record.get("skipped"):
                 print(f"[toy] {method} seed {seed}: finished earlier, skipped")
             else:
                 walls.append(record["wall_s"])
                 left = sum(1 for m, s in pairs[index:] if not is_finished(run_dir(out, m, s)))
-                print(f"[toy] {index}/{len(pairs)} runs; {(time.perf_counter() - started) / 60:.1f} min so far, "
-                      f"about {left * sum(walls) / len(walls) / 60:.0f} min of training left at this pace")
+                print(
+                    f"[toy] {index}/{len(pairs)} runs; {(time.perf_counter() - started) / 60:.1f} min so far, "
+                    f"about {left * sum(walls) / len(walls) / 60:.0f} min of training left at this pace"
+                )
         samples = warm_start_samples(out, methods, seeds) + [
             run_dir(out, m, s) / "samples.jsonl" for s in seeds for m in methods
         ]
@@ -202,9 +237,16 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     finally:
-        _append_timing(out, {"started": started_at, "wall_s": time.perf_counter() - started,
-                             "trained": trained, "skipped": skipped,
-                             "eval_s": eval_s})
+        _append_timing(
+            out,
+            {
+                "started": started_at,
+                "wall_s": time.perf_counter() - started,
+                "trained": trained,
+                "skipped": skipped,
+                "eval_s": eval_s,
+            },
+        )
     print(f"[toy] all runs finished and evaluated in {out}; next: python -m verl_dsdr.toy report --out {out}")
     return 0
 
@@ -215,15 +257,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     out: Path = args.out.resolve()
     plan_path = out / "plan.json"
     if not plan_path.exists():
-        print(f"error: {plan_path} not found: run `python -m verl_dsdr.toy run --out {args.out}` first", file=sys.stderr)
+        print(
+            f"error: {plan_path} not found: run `python -m verl_dsdr.toy run --out {args.out}` first", file=sys.stderr
+        )
         return 2
     state = json.loads(plan_path.read_text())
     timing_path = out / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
     command = "python -m verl_dsdr.toy " + shlex.join(state.get("argv") or ["run"])
     try:
-        paths = write_report(out, state["methods"], state["seeds"], plan=state["plan"], command=command,
-                             timing=timing, wall_s=args.wall_s)
+        paths = write_report(
+            out,
+            state["methods"],
+            state["seeds"],
+            plan=state["plan"],
+            command=command,
+            timing=timing,
+            wall_s=args.wall_s,
+        )
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -15,7 +15,16 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["DumpError", "latest_dump", "dump_of_step", "question_of", "dump_rows_to_samples", "read_jsonl", "write_jsonl", "convert_dump"]
+__all__ = [
+    "DumpError",
+    "latest_dump",
+    "dump_of_step",
+    "question_of",
+    "dump_rows_to_samples",
+    "read_jsonl",
+    "write_jsonl",
+    "convert_dump",
+]
 
 _QUESTION = re.compile(r"Compute [0-9+\-* ]+\.")
 _REQUIRED = ("input", "output", "gts")
@@ -84,7 +93,9 @@ def dump_rows_to_samples(rows: list[dict], method: str, benchmark: str, source: 
     for number, row in enumerate(rows, start=1):
         missing = [key for key in _REQUIRED if key not in row]
         if missing:
-            raise DumpError(f"{source} row {number}: missing {missing}; expected verl's validation dump fields {list(_REQUIRED)}")
+            raise DumpError(
+                f"{source} row {number}: missing {missing}; expected verl's validation dump fields {list(_REQUIRED)}"
+            )
         try:
             question = question_of(str(row["input"]))
         except ValueError as err:

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-__all__ = ["Method", "METHODS", "ToyPlan", "FULL_PLAN", "SMOKE_PLAN", "parse_methods", "plan_overrides", "method_overrides"]
+__all__ = [
+    "Method",
+    "METHODS",
+    "ToyPlan",
+    "FULL_PLAN",
+    "SMOKE_PLAN",
+    "parse_methods",
+    "plan_overrides",
+    "method_overrides",
+]
 
 
 @dataclass(frozen=True)
@@ -26,8 +35,8 @@ def _dsdr(lambda_d: float = 0.001, coupling: str = "softmax") -> tuple[str, ...]
     return (
         "algorithm.adv_estimator=dsdr",
         f"algorithm.dsdr.lambda_d={lambda_d}",  # Eq. 10, paper's best 0.001; w/o GD: 0
-        "algorithm.dsdr.lambda_l=0.001",        # Eq. 16, paper's best
-        "algorithm.dsdr.tau=5.0",               # Eq. 11
+        "algorithm.dsdr.lambda_l=0.001",  # Eq. 16, paper's best
+        "algorithm.dsdr.tau=5.0",  # Eq. 11
         f"algorithm.dsdr.coupling={coupling}",  # w/o GC (Sec. 4.3): uniform
         "actor_rollout_ref.actor.clip_ratio_low=0.2",
         "actor_rollout_ref.actor.clip_ratio_high=0.28",  # paper: (0.2, 0.28) for DSDR and DAPO

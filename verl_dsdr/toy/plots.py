@@ -25,7 +25,9 @@ def band(curves: Sequence[tuple[Sequence[float], Sequence[float]]]) -> Band:
     for xs, _ in curves[1:]:
         common &= set(xs)
     xs = sorted(common)
-    table = np.array([[dict(zip(cx, cy))[x] for x in xs] for cx, cy in curves], dtype=float).reshape(len(curves), len(xs))
+    table = np.array([[dict(zip(cx, cy))[x] for x in xs] for cx, cy in curves], dtype=float).reshape(
+        len(curves), len(xs)
+    )
     return xs, table.mean(0).tolist(), table.min(0).tolist(), table.max(0).tolist()
 
 
@@ -52,8 +54,12 @@ def colours_for(methods: Sequence[str], reference: str | None = None) -> dict[st
 
 
 def plot_curves(
-    panels: Sequence[tuple[str, dict[str, Band]]], labels: dict[str, str], path: str | Path, *,
-    xlabel: str = "training step", colours: dict[str, str] | None = None,
+    panels: Sequence[tuple[str, dict[str, Band]]],
+    labels: dict[str, str],
+    path: str | Path,
+    *,
+    xlabel: str = "training step",
+    colours: dict[str, str] | None = None,
 ) -> Path:
     """One panel per (title, {method: band}); panels without data say so instead of staying blank."""
     plt = _pyplot()
@@ -92,7 +98,11 @@ def plot_curves(
 
 
 def plot_pass_at_k(
-    per_method: dict[str, Band], labels: dict[str, str], path: str | Path, title: str, *,
+    per_method: dict[str, Band],
+    labels: dict[str, str],
+    path: str | Path,
+    title: str,
+    *,
     colours: dict[str, str] | None = None,
 ) -> Path:
     """pass@k (%) against k on a log2 axis, mean over seeds with the min-max band."""
@@ -126,7 +136,10 @@ def plot_pass_at_k(
 
 
 def plot_bars(
-    panels: Sequence[tuple[str, dict[str, list[float]]]], labels: dict[str, str], path: str | Path, *,
+    panels: Sequence[tuple[str, dict[str, list[float]]]],
+    labels: dict[str, str],
+    path: str | Path,
+    *,
     colours: dict[str, str] | None = None,
 ) -> Path:
     """One panel per (title, {method: per-seed values}): bar = mean, error bar = min-max, dots = seeds."""

@@ -89,8 +89,13 @@ def warm_start_samples(out: str | Path, methods: list[str], seeds: list[int]) ->
 
 
 def build_overrides(
-    method: str, seed: int, plan: ToyPlan, target: RunTarget, folder: Path,
-    extra: tuple[str, ...] = (), validate_before: bool = False,
+    method: str,
+    seed: int,
+    plan: ToyPlan,
+    target: RunTarget,
+    folder: Path,
+    extra: tuple[str, ...] = (),
+    validate_before: bool = False,
 ) -> list[str]:
     """The ``main_ppo`` overrides of one run (shared plan, the method's block, then ``extra``, which wins).
 
@@ -159,7 +164,9 @@ def launch_run(
         raise RunError(
             f"{method} seed {seed} failed (exit {run.returncode}); see {folder / 'train.log'}:\n{run.tail(30)}"
         )
-    samples, n_rows = convert_dump(latest_dump(folder / "val"), folder / "samples.jsonl", sample_label(method, seed), BENCHMARK)
+    samples, n_rows = convert_dump(
+        latest_dump(folder / "val"), folder / "samples.jsonl", sample_label(method, seed), BENCHMARK
+    )
     warm = dump_of_step(folder / "val", 0) if validate_before else None
     if warm is not None:
         warm, _ = convert_dump(warm, folder / "samples_warm_start.jsonl", sample_label(WARM_START, 0), BENCHMARK)

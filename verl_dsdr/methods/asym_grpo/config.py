@@ -12,5 +12,7 @@ class AsymGRPOConfig(Settings):
     KEY = "algorithm.asym_grpo"
     _target_: str = "verl_dsdr.methods.asym_grpo.config.AsymGRPOConfig"
     beta_pos: float = param(0.9, "exponent of the correct rollouts' advantage (0.5 = GRPO)", symbol="beta_pos", low=0.0)
-    beta_neg: float = param(0.4, "exponent of the incorrect rollouts' advantage (0.5 = GRPO)", symbol="beta_neg", low=0.0)
+    beta_neg: float = param(
+        0.4, "exponent of the incorrect rollouts' advantage (0.5 = GRPO)", symbol="beta_neg", low=0.0
+    )
     threshold: float = param(0.0, "a reward counts as correct when it is > threshold")

@@ -20,13 +20,21 @@ class EmbedderConfig(Settings):
 
     KEY = "algorithm.dsdr.embedder"
     _target_: str = "verl_dsdr.methods.dsdr.config.EmbedderConfig"
-    model: str = param("all-MiniLM-L6-v2", "sentence-transformers model name or local folder (paper: all-MiniLM-L6-v2)",
-                       symbol="z_i", eq="Eq. 4")
+    model: str = param(
+        "all-MiniLM-L6-v2",
+        "sentence-transformers model name or local folder (paper: all-MiniLM-L6-v2)",
+        symbol="z_i",
+        eq="Eq. 4",
+    )
     device: str = param("cpu", "where reward workers embed: cpu | cuda | cuda:N | auto")
     batch_size: int = param(32, "responses per encoder call", low=1)
     max_tokens: int = param(256, "the encoder's window in word pieces", low=8, high=32768)
-    chunking: str = param("truncate", "longer responses: truncate (paper) | mean of max_tokens chunks (choice)",
-                          eq="Eq. 4", choices=("truncate", "mean"))
+    chunking: str = param(
+        "truncate",
+        "longer responses: truncate (paper) | mean of max_tokens chunks (choice)",
+        eq="Eq. 4",
+        choices=("truncate", "mean"),
+    )
 
 
 @dataclass
@@ -35,10 +43,16 @@ class FormulaConfig(Settings):
 
     KEY = "algorithm.dsdr.formulas"
     _target_: str = "verl_dsdr.methods.dsdr.config.FormulaConfig"
-    canonical: str = param("string", "formula key: normalised string | sympy canonical form (choice)",
-                           symbol="S(o_i)", eq="Eq. 7", choices=("string", "sympy"))
-    time_limit: float = param(1.0, "seconds, hard limit per formula in sympy mode (at most 4x per response)",
-                              low=0.0, low_open=True)
+    canonical: str = param(
+        "string",
+        "formula key: normalised string | sympy canonical form (choice)",
+        symbol="S(o_i)",
+        eq="Eq. 7",
+        choices=("string", "sympy"),
+    )
+    time_limit: float = param(
+        1.0, "seconds, hard limit per formula in sympy mode (at most 4x per response)", low=0.0, low_open=True
+    )
 
 
 @dataclass
@@ -47,25 +61,65 @@ class DSDRConfig(Settings):
 
     KEY = "algorithm.dsdr"
     _target_: str = "verl_dsdr.methods.dsdr.config.DSDRConfig"
-    lambda_d: float = param(0.001, "weight of the correct-only diversity bonus (paper's best of 0.001/0.01/0.1)",
-                            symbol="lambda_d", eq="Eq. 10", low=0.0)
-    sigma_d: float = param(1.0, "clip of the diversity score before the bonus and the coupling (choice: not in the paper)",
-                           symbol="sigma_d", eq="Eq. 10-11", low=0.0, low_open=True)
-    lambda_l: float = param(0.001, "weight of the local entropy term (paper's best of 0.001/0.002/0.01)",
-                            symbol="lambda_l", eq="Eq. 16", low=0.0)
-    tau: float = param(5.0, "coupling temperature; multiplies d_bar (paper's sweep 1/5/10)",
-                       symbol="tau", eq="Eq. 11", low=0.0, low_open=True)
-    semantic_weight: float = param(0.5, "d = w D_emb + (1 - w) D_eq (paper: 1/2)", symbol="w", eq="Eq. 9",
-                                   low=0.0, high=1.0)
-    peers: str = param("all", "rollouts a diversity score is measured against: all G-1 others (paper) | correct (choice)",
-                       eq="Eq. 5, 8", choices=("all", "correct"))
-    coupling: str = param("softmax", "coupling weights: softmax (paper) | uniform 1/|P| (the w/o GC ablation)",
-                          symbol="w_i", eq="Eq. 11", choices=("softmax", "uniform"))
+    lambda_d: float = param(
+        0.001,
+        "weight of the correct-only diversity bonus (paper's best of 0.001/0.01/0.1)",
+        symbol="lambda_d",
+        eq="Eq. 10",
+        low=0.0,
+    )
+    sigma_d: float = param(
+        1.0,
+        "clip of the diversity score before the bonus and the coupling (choice: not in the paper)",
+        symbol="sigma_d",
+        eq="Eq. 10-11",
+        low=0.0,
+        low_open=True,
+    )
+    lambda_l: float = param(
+        0.001,
+        "weight of the local entropy term (paper's best of 0.001/0.002/0.01)",
+        symbol="lambda_l",
+        eq="Eq. 16",
+        low=0.0,
+    )
+    tau: float = param(
+        5.0,
+        "coupling temperature; multiplies d_bar (paper's sweep 1/5/10)",
+        symbol="tau",
+        eq="Eq. 11",
+        low=0.0,
+        low_open=True,
+    )
+    semantic_weight: float = param(
+        0.5, "d = w D_emb + (1 - w) D_eq (paper: 1/2)", symbol="w", eq="Eq. 9", low=0.0, high=1.0
+    )
+    peers: str = param(
+        "all",
+        "rollouts a diversity score is measured against: all G-1 others (paper) | correct (choice)",
+        eq="Eq. 5, 8",
+        choices=("all", "correct"),
+    )
+    coupling: str = param(
+        "softmax",
+        "coupling weights: softmax (paper) | uniform 1/|P| (the w/o GC ablation)",
+        symbol="w_i",
+        eq="Eq. 11",
+        choices=("softmax", "uniform"),
+    )
     entropy_estimator: str = param(
-        "is", "is: sampled-token importance sampling, free | full: exact next-token entropy (verl's fused kernels)",
-        symbol="H_hat_i", eq="Eq. 12-15", choices=("is", "full"))
-    detach_ratio: bool = param(False, "detach rho in the IS estimate (choice; the gradient is then zero-mean noise)",
-                               symbol="rho_{i,t}", eq="Eq. 13")
+        "is",
+        "is: sampled-token importance sampling, free | full: exact next-token entropy (verl's fused kernels)",
+        symbol="H_hat_i",
+        eq="Eq. 12-15",
+        choices=("is", "full"),
+    )
+    detach_ratio: bool = param(
+        False,
+        "detach rho in the IS estimate (choice; the gradient is then zero-mean noise)",
+        symbol="rho_{i,t}",
+        eq="Eq. 13",
+    )
     diversity_in_validation: bool = param(False, "compute embeddings and formula sets for validation prompts too")
     embedder: EmbedderConfig = section(EmbedderConfig, "the sentence encoder (Eq. 4)")
     formulas: FormulaConfig = section(FormulaConfig, "formula extraction (Eq. 7)")

@@ -14,6 +14,7 @@ class SetPOConfig(Settings):
 
     KEY = "algorithm.setpo"
     _target_: str = "verl_dsdr.methods.setpo.config.SetPOConfig"
-    lambda_: float = param(1.0, "weight of the leave-one-out set-diversity contribution s_i added to A_i",
-                           symbol="lambda", low=0.0)
+    lambda_: float = param(
+        1.0, "weight of the leave-one-out set-diversity contribution s_i added to A_i", symbol="lambda", low=0.0
+    )
     correct_only: bool = param(False, "add lambda * s_i to correct rollouts only")
