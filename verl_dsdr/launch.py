@@ -94,10 +94,10 @@ def embedded_cpu_run(assets, estimator: str, steps: int, seed: int = 7) -> list[
 
 
 def read_metrics(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [{"step": r["step"], **r["data"]} for r in rows]
+    """The run's file-logger rows (:func:`verl_dsdr.summary.read_metrics`); none when it logged nothing."""
+    from verl_dsdr.summary import read_metrics as read_log
+
+    return read_log(path) if Path(path).is_file() else []
 
 
 def joins_cluster(overrides: Sequence[str]) -> bool:
