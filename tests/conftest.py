@@ -9,6 +9,7 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("VERL_DSDR_CACHE", str(REPO / ".cache" / "verl_dsdr"))
 os.environ.setdefault("HF_HOME", str(REPO / ".cache" / "huggingface"))
 os.environ.setdefault("MPLCONFIGDIR", str(REPO / ".cache" / "matplotlib"))
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(REPO / ".cache" / "torchinductor"))
 for _key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ.setdefault(_key, "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

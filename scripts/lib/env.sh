@@ -9,6 +9,7 @@ export HF_HOME="${HF_HOME:-$REPO/.cache/huggingface}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 export TOKENIZERS_PARALLELISM=false RAY_USAGE_STATS_ENABLED=0
 export MPLCONFIGDIR="${MPLCONFIGDIR:-$REPO/.cache/matplotlib}"
+export TORCHINDUCTOR_CACHE_DIR="${TORCHINDUCTOR_CACHE_DIR:-$REPO/.cache/torchinductor}"
 # wandb (verl logs to it only when trainer.logger lists wandb): a WANDB_MODE you set is kept; a
 # script whose arguments ask for wandb (trainer.logger=[...,wandb]) gets wandb's own default (online
 # after `wandb login`); anything else gets offline: nothing is sent, nothing is lost (`wandb sync`).
