@@ -295,3 +295,41 @@ def test_diversity_phase_has_a_progress_bar(tmp_path, dsdr_file, fake_embedder, 
     assert eval_cli.main(["--samples", str(dsdr_file), "--out", str(out), "--workers", "1"]) == 0
     err = capsys.readouterr().err
     assert "scoring" in err and "diversity" in err and "2/2" in err  # two problems with 2+ correct responses
+
+
+def _entry(values, problems=30):
+    return {
+        "pass@k": {str(k): v for k, v in enumerate(values, start=1)},
+        "stderr": {"pass@k": {str(k): 0.0 for k in range(1, len(values) + 1)}},
+        "problems": problems,
+        "samples_per_problem": len(values),
+        "unequal_sample_counts": {},
+    }
+
+
+def test_pass_at_k_figure_leaves_out_pass1_points_and_starts_at_zero():
+    import matplotlib.pyplot as plt
+
+    from verl_dsdr.eval.plots import pass_at_k_figure
+
+    metrics = {
+        "dsdr-pass1": {"aime24": _entry([0.5])},
+        "dsdr-avg16": {"aime24": _entry([0.1 * k for k in range(1, 5)])},
+        "zero-avg16": {"aime24": _entry([0.0] * 4)},
+        "p": {"aime24": _entry([0.0])},
+    }
+    fig = pass_at_k_figure(metrics, {"p": "pass1"})
+    try:
+        ax = fig.axes[0]
+        labels = ax.get_legend_handles_labels()[1]
+        assert labels == ["dsdr-avg16", "zero-avg16"]  # the metrics.json names; no single pass1 points
+        assert ax.get_ylim()[0] == pytest.approx(-0.02 * 40 * 1.08) and ax.get_ylim()[1] == pytest.approx(40 * 1.08)
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
+    finally:
+        plt.close(fig)
+    fig = pass_at_k_figure({"zero": {"aime24": _entry([0.0, 0.0])}})
+    try:
+        low, high = fig.axes[0].get_ylim()
+        assert (low, high) == pytest.approx((-0.02, 1.0))  # an all-zero panel: 0..1 %, not -0.04..0.04 %
+    finally:
+        plt.close(fig)

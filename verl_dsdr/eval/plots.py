@@ -19,7 +19,7 @@ from typing import Mapping
 from verl_dsdr.eval.aggregate import order_benchmarks
 from verl_dsdr.eval.report import BENCHMARK_TITLES, split_protocol
 
-__all__ = ["plot_pass_at_k", "method_styles", "MARKERS", "LINESTYLES"]
+__all__ = ["plot_pass_at_k", "pass_at_k_figure", "method_styles", "MARKERS", "LINESTYLES"]
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":")
@@ -54,6 +54,17 @@ def plot_pass_at_k(
 
     ``protocols``: each method's recorded sampling protocol (a ``-pass1`` suffix counts too).
     """
+    import matplotlib.pyplot as plt
+
+    fig = pass_at_k_figure(metrics, protocols, max_columns=max_columns)
+    path = Path(path)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def pass_at_k_figure(metrics: dict, protocols: Mapping[str, str | None] | None = None, *, max_columns: int = 3):
+    """The figure :func:`plot_pass_at_k` saves (a matplotlib ``Figure``; the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -132,7 +143,4 @@ def plot_pass_at_k(
         ncol=min(len(labels), 3 * columns),
         frameon=False,
     )
-    path = Path(path)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return fig
