@@ -357,7 +357,8 @@ def _differences(row: dict, method: str, sampling: dict[str, Any]) -> str:
     diffs = []
     if row.get("method") != method:
         diffs.append(f"method: {row.get('method')!r} -> {method!r}")
-    written = row.get("sampling") if isinstance(row.get("sampling"), dict) else {}
+    record = row.get("sampling")
+    written: dict[str, Any] = record if isinstance(record, dict) else {}
     for key in dict.fromkeys([*written, *sampling]):
         old, new = written.get(key, _ABSENT), sampling.get(key, _ABSENT)
         if old != new:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from verl_dsdr.eval.aggregate import order_benchmarks
 from verl_dsdr.eval.report import BENCHMARK_TITLES, split_protocol
@@ -63,7 +63,7 @@ def plot_pass_at_k(
     return path
 
 
-def pass_at_k_figure(metrics: dict, protocols: Mapping[str, str | None] | None = None, *, max_columns: int = 3):
+def pass_at_k_figure(metrics: dict, protocols: Mapping[str, str | None] | None = None, *, max_columns: int = 3) -> Any:
     """The figure :func:`plot_pass_at_k` saves (a matplotlib ``Figure``; the caller closes it)."""
     import matplotlib
 

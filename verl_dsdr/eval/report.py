@@ -282,9 +282,9 @@ def markdown_table(metrics: dict, protocols: Mapping[str, str | None] | None = N
         lines += _header(["Method", "n"], benchmarks, counts)
         for method in other:
             entries = [metrics[method].get(b) for b in benchmarks]
-            cells = [_cell(e) for e in entries]
+            values = [_cell(e) for e in entries]
             n = _n_label([e for e in entries if e is not None])
-            lines.append(f"| {method} | {n} | " + " | ".join(_show(*c) for c in cells) + f" | {_avg(cells)} |")
+            lines.append(f"| {method} | {n} | " + " | ".join(_show(*v) for v in values) + f" | {_avg(values)} |")
         lines += [
             "",
             "Cells: Avg@n in %: accuracy over each problem's n samples, averaged over problems (the "
