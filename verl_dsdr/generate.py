@@ -630,7 +630,7 @@ def sampling_record(
         "backend": args.backend,
         "model": str(args.model),
         "model_sha256": model_sha256,
-        "data": str(args.data),
+        "data": str(Path(args.data).resolve()),
         "data_sha256": file_sha256(args.data),
         "batch_size": batch_size,
         "device": device,

@@ -94,7 +94,7 @@ def test_eval_cli_every_number(tmp_path, sample_files, fake_embedder, capsys):
     # unequal samples: one plain line naming the problems and their counts, not a Python warning
     unequal = [line for line in captured.err.splitlines() if "unequal" in line]
     assert unequal == [
-        "warning: grpo/aime24: unequal samples per problem: 2 problems have 2, 1 differ (2=3); "
+        "warning: grpo/aime24: unequal samples per problem: n = 2 for 2 of 3 problems, other n for 1 (2=3); "
         "pass@k uses each problem's own n and k <= 2"
     ]
     assert "UnequalSamplesWarning" not in captured.err

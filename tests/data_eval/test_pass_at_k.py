@@ -67,7 +67,7 @@ def test_benchmark_accuracy_equal_counts():
 
 def test_benchmark_accuracy_unequal_counts_warns_and_uses_own_n():
     counts = {"a": (4, 2), "b": (2, 1)}
-    with pytest.warns(UnequalSamplesWarning, match=r"1 problems have 2, 1 differ \(a=4\)"):
+    with pytest.warns(UnequalSamplesWarning, match=r"n = 2 for 1 of 2 problems, other n for 1 \(a=4\)"):
         m = benchmark_accuracy(counts, label="m/bench")
     assert m["samples_per_problem"] == 2  # the minimum
     assert m["unequal_sample_counts"] == {"a": 4, "b": 2}

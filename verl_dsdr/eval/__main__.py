@@ -2,7 +2,9 @@
 
 Outputs in DIR: ``metrics.json`` (with standard errors), ``metrics.csv``, ``table.md``,
 ``pass_at_k.png``, ``provenance.json``; with ``--log_samples`` also one
-``samples_<method>_<benchmark>.jsonl`` of per-sample verdicts each.
+``samples_<method>_<benchmark>.jsonl`` of per-sample verdicts each. A file given twice, a repeated
+``(method, benchmark, problem_id, sample_index)`` and a label that would name two table rows are refused
+(exit 2) before anything is scored.
 """
 
 from __future__ import annotations

@@ -82,8 +82,8 @@ def unequal_message(label: str, ns: Mapping[str, int]) -> str:
     shown = ", ".join(f"{pid}={n}" for pid, n in list(odd.items())[:SHOWN_PROBLEMS])
     more = f" and {len(odd) - SHOWN_PROBLEMS} more" if len(odd) > SHOWN_PROBLEMS else ""
     return (
-        f"{label}: unequal samples per problem: {len(ns) - len(odd)} problems have {common}, {len(odd)} differ "
-        f"({shown}{more}); pass@k uses each problem's own n and k <= {min(ns.values())}"
+        f"{label}: unequal samples per problem: n = {common} for {len(ns) - len(odd)} of {len(ns)} problems, "
+        f"other n for {len(odd)} ({shown}{more}); pass@k uses each problem's own n and k <= {min(ns.values())}"
     )
 
 
