@@ -27,7 +27,7 @@ Variants (each timed against (a) in the same run):
 
 The loss arithmetic is the project's torch-only forms of verl 0.9.1's policy loss and loss
 aggregation (``verl_dsdr.algorithms.baselines``, tested equal to verl's) and DSDR's local term
-(``local_entropy_tokens``, aggregated like ``verl_dsdr/methods/dsdr/loss.py``); this script
+(``local_entropy_tokens``, aggregated like ``verl_dsdr/methods/dsdr.py``'s loss); this script
 imports neither verl nor ray.
 
   GPU:  python scripts/bench_actor_loss.py --device cuda --json bench/actor_h100.json
@@ -56,7 +56,7 @@ import bench_common as bc  # noqa: E402
 
 from verl_dsdr.algorithms import baselines  # noqa: E402  (torch only: no verl, no ray)
 from verl_dsdr.algorithms.dsdr import local_entropy_tokens  # noqa: E402
-from verl_dsdr.methods.dsdr.config import LOCAL_TERM_AGG  # noqa: E402
+from verl_dsdr.methods.dsdr import LOCAL_TERM_AGG  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ Trainer side (once per step, on the driver, after all rollouts are in):
   GRPO's work    per-uid mean/std normalisation of the scores (verl's
                  ``compute_grpo_outcome_advantage`` when verl is importable, and the project's
                  torch-only form, ``verl_dsdr.algorithms.baselines.grpo_advantages``);
-  DSDR adds      ``gather_inputs`` (``verl_dsdr.glue.wire.decode_batch``) + ``dsdr_stats`` from the
+  DSDR adds      ``gather_inputs`` (``verl_dsdr.methods.wire.decode_batch``) + ``dsdr_stats`` from the
                  per-trajectory extras.
 
 Rollouts are seeded synthetic math solutions (``bench_common.synthetic_rollouts``). Run from the
@@ -219,7 +219,7 @@ def synthetic_extras(groups: int, group_size: int, formulas: int, seed: int) -> 
 
 def dsdr_settings() -> Any:
     """DSDR's default settings (``algorithm.dsdr``), as training uses them."""
-    from verl_dsdr.methods.dsdr.config import DSDRConfig
+    from verl_dsdr.methods.dsdr import DSDRConfig
 
     return DSDRConfig()
 
@@ -240,15 +240,18 @@ def bench_trainer_side(
 
     from verl_dsdr.algorithms.baselines import grpo_advantages
     from verl_dsdr.algorithms.dsdr import formula_uniqueness, semantic_diversity
-    from verl_dsdr.glue.wire import decode_batch as gather_inputs
-    from verl_dsdr.methods.dsdr.group_step import dsdr_metrics, dsdr_stats
+    from verl_dsdr.methods import method
+    from verl_dsdr.methods.dsdr import dsdr_metrics, dsdr_stats
+    from verl_dsdr.methods.wire import EMBEDDING, FORMULAS
+    from verl_dsdr.methods.wire import decode_batch as gather_inputs
 
     extras, uids, padding = synthetic_extras(groups, group_size, formulas, seed)
     settings = dsdr_settings()
+    fields = method("dsdr").reward_fields(settings)
     batch = len(extras)
 
     def dsdr_step() -> Any:
-        inputs = gather_inputs(extras, uids, padding, need_embeddings=True, need_formulas=True)
+        inputs = gather_inputs(extras, uids, padding, fields)
         return inputs, dsdr_stats(inputs, settings)
 
     inputs, stats = dsdr_step()
@@ -260,12 +263,16 @@ def bench_trainer_side(
     index = np.array(uids, dtype=object)
 
     dsdr_t = bc.time_call(dsdr_step, repeats)
-    gather_t = bc.time_call(lambda: gather_inputs(extras, uids, padding, True, True), repeats)
+    gather_t = bc.time_call(lambda: gather_inputs(extras, uids, padding, fields), repeats)
     stats_t = bc.time_call(lambda: dsdr_stats(inputs, settings), repeats)
     metrics_t = bc.time_call(lambda: dsdr_metrics(inputs, stats, settings), repeats)
     peers = inputs.real  # settings.peers == "all"
-    semantic_t = bc.time_call(lambda: semantic_diversity(inputs.embeddings, inputs.index, peer_mask=peers), repeats)
-    formula_t = bc.time_call(lambda: formula_uniqueness(inputs.formulas, inputs.index, peer_mask=peers), repeats)
+    semantic_t = bc.time_call(
+        lambda: semantic_diversity(inputs.fields[EMBEDDING], inputs.index, peer_mask=peers), repeats
+    )
+    formula_t = bc.time_call(
+        lambda: formula_uniqueness(inputs.fields[FORMULAS], inputs.index, peer_mask=peers), repeats
+    )
     torch_t = bc.time_call(lambda: grpo_advantages(rewards, mask, index), repeats)
     out: dict[str, Any] = {
         "rollouts": batch,

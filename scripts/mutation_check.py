@@ -34,7 +34,7 @@ class Mutation:
 
 
 LOSS, TRAINER, PRIVATE = (
-    "verl_dsdr/methods/dsdr/loss.py",
+    "verl_dsdr/methods/dsdr.py",
     "verl_dsdr/glue/group_trainer.py",
     "verl_dsdr/glue/verl_private.py",
 )
@@ -79,28 +79,26 @@ MUTATIONS = [
     ),
     Mutation(
         "estimator ignores sigma_d from config",
-        "verl_dsdr/methods/dsdr/estimator.py",
+        "verl_dsdr/methods/dsdr.py",
         "dsdr.lambda_d, dsdr.sigma_d)",
         "dsdr.lambda_d, 1.0)",
         (T_EST,),
     ),
     Mutation(
         "estimator ignores lambda_d from config",
-        "verl_dsdr/methods/dsdr/estimator.py",
+        "verl_dsdr/methods/dsdr.py",
         "dsdr.lambda_d, dsdr.sigma_d)",
         "0.001, dsdr.sigma_d)",
         (T_EST, T_TRAINER),
     ),
     Mutation(
         "peers=correct ignored",
-        "verl_dsdr/methods/dsdr/group_step.py",
+        "verl_dsdr/methods/dsdr.py",
         'peer_mask = inputs.correct if settings.peers == "correct" else inputs.real',
         "peer_mask = inputs.real",
         (T_STATS,),
     ),
-    Mutation(
-        "coupling ignores tau", "verl_dsdr/methods/dsdr/group_step.py", "tau=settings.tau,", "tau=1.0,", (T_STATS,)
-    ),
+    Mutation("coupling ignores tau", "verl_dsdr/methods/dsdr.py", "tau=settings.tau,", "tau=1.0,", (T_STATS,)),
     Mutation(
         "trainer writes dsdr_coef in reversed sample order",
         TRAINER,
@@ -146,7 +144,7 @@ MUTATIONS = [
     ),
     Mutation(
         "validation flag ignored by the reward manager",
-        "verl_dsdr/glue/wire.py",
+        "verl_dsdr/methods/wire.py",
         "        return bool(non_tensor[VALIDATE])",
         "        return False",
         ("tests/glue/test_reward_manager.py",),
@@ -174,7 +172,7 @@ MUTATIONS = [
     ),
     Mutation(
         "full estimator leaves verl's memory-heavy path",
-        "verl_dsdr/main_ppo.py",
+        "verl_dsdr/methods/dsdr.py",
         '"actor_rollout_ref.model.use_fused_kernels": True,',
         "",
         ("tests/glue/test_method_configs.py",),

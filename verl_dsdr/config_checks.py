@@ -14,8 +14,8 @@ import re
 
 from omegaconf import DictConfig, OmegaConf
 
-from verl_dsdr.methods import METHODS, method_of
-from verl_dsdr.methods.params import ConfigError, build
+from verl_dsdr.methods import METHODS, method_of, settings_of
+from verl_dsdr.methods.params import ConfigError
 
 __all__ = ["ConfigError", "check_config", "check_method_settings"]
 
@@ -39,18 +39,20 @@ def _looks_like_hub_id(value: str) -> bool:
 
 def check_method_settings(config: DictConfig) -> dict:
     """Build every method's typed settings (``algorithm.<name>``); each bad value names its key."""
-    return {name: build(spec.config_cls, config.algorithm.get(name)) for name, spec in METHODS.items()}
+    method_of(config)  # imports algorithm.method_modules, so their sections are checked too
+    return {name: spec.build_settings(config.algorithm) for name, spec in METHODS.items()}
 
 
-def _check_embedder(config: DictConfig) -> None:
-    """The encoder must be loadable where the reward workers run (a local folder must exist)."""
-    from verl_dsdr.scoring.embedder import validate_embedder_config
-
-    e = build(METHODS["dsdr"].config_cls, config.algorithm.get("dsdr")).embedder
-    try:
-        validate_embedder_config(e.model, e.device, e.batch_size, e.max_tokens, e.chunking)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+def _check_reward_fields(config: DictConfig) -> None:
+    """The method's reward-side fields must work where the reward workers run (an encoder folder must exist)."""
+    spec = method_of(config)
+    if spec is None:
+        return
+    for field in spec.reward_fields(settings_of(config, spec)):
+        try:
+            field.check()
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
 
 
 def _check_trainer_mode(config: DictConfig) -> None:
@@ -94,6 +96,6 @@ def check_config(config: DictConfig) -> None:
             "Set actor_rollout_ref.rollout.n=8."
         )
     check_method_settings(config)
-    _check_embedder(config)
+    _check_reward_fields(config)
     _check_trainer_mode(config)
     _check_local_paths(config)

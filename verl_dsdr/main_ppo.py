@@ -2,8 +2,9 @@
 
 Composes verl's own packaged config (``pkg://verl.trainer.config``) with
 ``verl_dsdr/config/dsdr_ppo.yaml`` and takes every verl override. ``algorithm.adv_estimator``
-picks the method; its entry in :data:`verl_dsdr.methods.METHODS` says what it needs (the
-``dsdr`` reward manager, the actor loss, actor settings). Every estimator, verl's own
+picks the method (:data:`verl_dsdr.methods.METHODS`, plus the modules named in
+``algorithm.method_modules``); the method says what it needs (the ``dsdr`` reward manager,
+verl keys, start-up notes). Every estimator, verl's own
 (``grpo``, ...) included, runs verl's trainer for ``trainer.v1.trainer_mode`` with the group
 trainer on top (:mod:`verl_dsdr.glue.group_trainer`), so baselines share this entry.
 ``preset=cpu`` runs it all on a machine without a GPU.
@@ -23,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from verl_dsdr.config_checks import ConfigError, check_config
 from verl_dsdr.glue.verl_private import check_verl_version
 from verl_dsdr.methods import method_of, settings_of
-from verl_dsdr.methods.dsdr.config import local_term_note
+from verl_dsdr.methods.registry import METHOD_MODULES_ENV
 
 PLUGIN_MODULE = "verl_dsdr.plugin"
 FORWARDED_ENV_PREFIXES = ("VERL_DSDR_", "VERL_FILE_LOGGER_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
@@ -45,6 +46,9 @@ def prepare_environment(config: DictConfig) -> None:
         if PLUGIN_MODULE not in modules:
             modules.append(PLUGIN_MODULE)
         env_vars["VERL_USE_EXTERNAL_MODULES"] = ",".join(modules)
+        method_modules = [str(m) for m in (config.algorithm.get("method_modules") or [])]
+        if method_modules:  # the plugin imports them in every process (verl_dsdr.registration)
+            env_vars[METHOD_MODULES_ENV] = ",".join(method_modules)
         if config.trainer.device == "cpu":
             env_vars.setdefault("VERL_PLATFORM", "cpu")
         for key, value in os.environ.items():  # run-info and logger paths reach the TaskRunner actor
@@ -65,36 +69,20 @@ def prepare_environment(config: DictConfig) -> None:
             set_platform(PlatformCPU())
 
 
-# entropy_estimator=full: verl computes the exact entropy (calculate_entropy) with its fused kernels
-# (FusedLinearForPPO, torch backend: log-probs and entropy from the hidden states in chunks of 512
-# tokens inside one autograd function), so no logits-sized tensor is kept for backward. Equal in value
-# and gradient to the plain path (tests/glue/test_full_entropy.py); runs on CPU and GPU.
-FULL_ENTROPY_SETTINGS = {
-    "actor_rollout_ref.actor.calculate_entropy": True,
-    "actor_rollout_ref.model.use_fused_kernels": True,
-}
-
-
 def apply_method_settings(config: DictConfig) -> None:
-    """What each method needs from verl's config, so one switch (``adv_estimator``) is enough."""
+    """What the method needs from verl's config, so one switch (``adv_estimator``) is enough."""
     spec = method_of(config)
     if spec is None:
         return
+    settings = settings_of(config, spec)
     with open_dict(config):
         if spec.needs_reward_extras:
-            # Per-trajectory correctness, formula sets and embeddings for the group step.
+            # Per-trajectory correctness and the method's reward-side fields for the group step.
             config.reward.reward_manager.source = "register"
             config.reward.reward_manager.name = "dsdr"
-    if spec.name != "dsdr":
-        return
-    dsdr = settings_of(config, spec)
-    actor = config.actor_rollout_ref.actor
-    if dsdr.entropy_estimator == "full":
-        with open_dict(config):
-            for key, value in FULL_ENTROPY_SETTINGS.items():
-                OmegaConf.update(config, key, value)
-    note = local_term_note(str(actor.loss_agg_mode), dsdr.lambda_l, int(config.data.max_response_length))
-    if note:
+        for key, value in spec.actor_overrides(settings, config).items():
+            OmegaConf.update(config, key, value)
+    for note in spec.start_notes(settings, config):
         print(note, flush=True)
 
 

@@ -258,13 +258,15 @@ def test_synthetic_rollouts_are_seeded_and_shaped():
 
 
 def test_synthetic_extras_feed_the_group_step():
-    from verl_dsdr.glue.wire import decode_batch as gather_inputs
-    from verl_dsdr.methods.dsdr.group_step import dsdr_stats
+    from verl_dsdr.methods import method
+    from verl_dsdr.methods.dsdr import dsdr_stats
+    from verl_dsdr.methods.wire import EMBEDDING, FORMULAS
+    from verl_dsdr.methods.wire import decode_batch as gather_inputs
 
     extras, uids, padding = bd.synthetic_extras(groups=3, group_size=4, formulas=6, seed=0)
-    inputs = gather_inputs(extras, uids, padding, need_embeddings=True, need_formulas=True)
-    assert inputs.embeddings.shape == (12, bd.EMBED_DIM)
-    assert all(len(f) == 6 for f in inputs.formulas)
+    inputs = gather_inputs(extras, uids, padding, method("dsdr").reward_fields(bd.dsdr_settings()))
+    assert inputs.fields[EMBEDDING].shape == (12, bd.EMBED_DIM)
+    assert all(len(f) == 6 for f in inputs.fields[FORMULAS])
     stats = dsdr_stats(inputs, bd.dsdr_settings())
     assert stats.coef.shape == (12,)
     assert np.isfinite(stats.diversity.numpy()).all()

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.sh"))
 BENCHMARKS = ("aime24", "aime25", "math500", "minerva", "olympiadbench")
-PROJECT_ALGORITHM_KEYS = ("dsdr", "setpo", "asym_grpo")
+PROJECT_ALGORITHM_KEYS = ("dsdr", "setpo", "asym_grpo", "method_modules")
 
 # The runs the brief and the paper's Table 1 ask for; more scripts are welcome, fewer are a failure.
 REQUIRED_SCRIPTS = {

@@ -6,9 +6,9 @@ import torch
 from omegaconf import OmegaConf
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage, get_adv_estimator_fn
 
-from verl_dsdr.methods import register_estimators
+from verl_dsdr.registration import register_all
 
-register_estimators()  # dsdr, setpo, asym_grpo
+register_all()  # dsdr, setpo, asym_grpo
 
 
 def _batch(seed: int, groups: int = 5, n: int = 4, length: int = 6):

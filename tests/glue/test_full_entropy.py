@@ -6,7 +6,7 @@ import torch
 from verl.utils import torch_functional as verl_F
 from verl.utils.experimental.torch_functional import FusedLinearForPPO
 
-from verl_dsdr.main_ppo import FULL_ENTROPY_SETTINGS
+from verl_dsdr.methods.dsdr import FULL_ENTROPY_SETTINGS
 
 
 @pytest.mark.parametrize("tokens, temperature", [(7, 1.0), (700, 0.7)])  # one chunk, and two (512 tokens each)

@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from verl_dsdr.glue.wire import decode_batch
+from verl_dsdr.methods import method
 from verl_dsdr.methods.base import group_outcomes
-from verl_dsdr.methods.dsdr.config import DSDRConfig
-from verl_dsdr.methods.dsdr.group_step import dsdr_metrics, dsdr_stats
-from verl_dsdr.methods.setpo.group_step import setpo_stats
+from verl_dsdr.methods.dsdr import DSDRConfig, dsdr_metrics, dsdr_stats
+from verl_dsdr.methods.setpo import SetPOConfig, setpo_stats
+from verl_dsdr.methods.wire import decode_batch
 
 SETTINGS = DSDRConfig(peers="all", semantic_weight=0.5, tau=5.0, sigma_d=1.0, coupling="softmax", lambda_d=0.001)
+DSDR_FIELDS = method("dsdr").reward_fields(SETTINGS)  # formula set and embedding
+SETPO_FIELDS = method("setpo").reward_fields(SetPOConfig())  # embedding only
 
 
 def _extra(correct, emb, formulas):
@@ -35,7 +37,7 @@ def _batch():
 
 def test_stats_by_hand_and_padding_rows_are_zero():
     extras, uids, padding = _batch()
-    inputs = decode_batch(extras, uids, padding, need_embeddings=True, need_formulas=True)
+    inputs = decode_batch(extras, uids, padding, DSDR_FIELDS)
     assert inputs.correct.tolist() == [True, True, False, False, False, False]  # padding never correct
     stats = dsdr_stats(inputs, SETTINGS)
     # D_emb row0: distances to row1 (orthogonal) = 1/2, to row2 (identical) = 0 -> mean 0.25.
@@ -52,7 +54,7 @@ def test_stats_by_hand_and_padding_rows_are_zero():
 
 def test_metrics_by_hand():
     extras, uids, padding = _batch()
-    inputs = decode_batch(extras, uids, padding, need_embeddings=True, need_formulas=True)
+    inputs = decode_batch(extras, uids, padding, DSDR_FIELDS)
     m = dsdr_metrics(inputs, dsdr_stats(inputs, SETTINGS), SETTINGS)
     m.update(group_outcomes(inputs.index, inputs.correct, inputs.real))  # logged once, by the group trainer
     assert m["groups/frac_all_wrong"] == 0.5 and m["groups/frac_mixed"] == 0.5 and m["groups/frac_all_correct"] == 0.0
@@ -65,12 +67,12 @@ def test_missing_extras_name_the_reward_manager_setting():
     extras, uids, padding = _batch()
     del extras[1]["reward_extra_info"]["dsdr_embedding"]
     with pytest.raises(ValueError, match="reward.reward_manager.name=dsdr"):
-        decode_batch(extras, uids, padding, need_embeddings=True, need_formulas=True)
+        decode_batch(extras, uids, padding, DSDR_FIELDS)
 
 
 def test_setpo_contributions_zero_on_padding():
     extras, uids, padding = _batch()
-    inputs = decode_batch(extras, uids, padding, need_embeddings=True, need_formulas=False)
+    inputs = decode_batch(extras, uids, padding, SETPO_FIELDS)
     s = setpo_stats(inputs)
     assert s[5] == 0 and torch.isfinite(s).all()
     assert s[1] > s[0]  # the isolated rollout contributes more to set diversity
@@ -89,7 +91,7 @@ def test_peers_correct_measures_diversity_against_correct_rollouts_only():
     # Group "a": rows 0, 1 correct, row 2 wrong and identical to row 0. With peers=correct, row 0's only
     # peer is row 1 (orthogonal): D_emb = 1/2 (not 1/4), and "x=1" is unique among correct peers: D_eq = 1.
     extras, uids, padding = _batch()
-    inputs = decode_batch(extras, uids, padding, need_embeddings=True, need_formulas=True)
+    inputs = decode_batch(extras, uids, padding, DSDR_FIELDS)
     stats = dsdr_stats(inputs, DSDRConfig(peers="correct"))
     torch.testing.assert_close(stats.semantic[:2], torch.tensor([0.5, 0.5]))
     torch.testing.assert_close(stats.formula[:2], torch.tensor([1.0, 1.0]))
@@ -99,12 +101,11 @@ def test_peers_correct_measures_diversity_against_correct_rollouts_only():
 
 
 def test_group_step_hands_the_estimator_its_inputs_and_the_loss_its_coefficients():
-    from verl_dsdr.glue.wire import COEF
-    from verl_dsdr.methods.dsdr.group_step import group_step
+    from verl_dsdr.methods.dsdr import COEF
 
     extras, uids, padding = _batch()
-    inputs = decode_batch(extras, uids, padding, need_embeddings=True, need_formulas=True)
-    result = group_step(inputs, SETTINGS)
+    inputs = decode_batch(extras, uids, padding, DSDR_FIELDS)
+    result = method("dsdr").group_step(inputs, SETTINGS)
     stats = dsdr_stats(inputs, SETTINGS)
     assert torch.equal(result.estimator_inputs["dsdr_correct"], inputs.correct)
     assert torch.equal(result.estimator_inputs["dsdr_diversity"], stats.diversity)

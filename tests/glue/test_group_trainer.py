@@ -13,7 +13,6 @@ import torch
 import transfer_queue
 from tensordict import NonTensorData, NonTensorStack, TensorDict
 
-from verl_dsdr.glue import wire
 from verl_dsdr.glue.group_trainer import (
     GroupPPOTrainerColocateAsync,
     GroupPPOTrainerSeparateAsync,
@@ -21,11 +20,12 @@ from verl_dsdr.glue.group_trainer import (
     GroupTrainerMixin,
     trainer_class_for,
 )
-from verl_dsdr.methods import register_estimators
-from verl_dsdr.methods.dsdr.config import DSDRConfig
-from verl_dsdr.methods.dsdr.group_step import dsdr_stats
+from verl_dsdr.methods import method, wire
+from verl_dsdr.methods.dsdr import COEF, DSDRConfig, dsdr_stats
+from verl_dsdr.methods.wire import EMBEDDING, FORMULAS
+from verl_dsdr.registration import register_all
 
-register_estimators()
+register_all()
 
 
 @dataclass
@@ -74,6 +74,10 @@ class Store:
         return Meta(list(keys), partition_id, [{} for _ in keys], list(self.fields))
 
 
+def _fields(formulas, emb):
+    return {FORMULAS: sorted(formulas), EMBEDDING: [float(v) for v in emb]}
+
+
 def _batch(seed=0, groups=3, n=4, padding=1):
     """Rows as the reward loop leaves them: rm_scores at the last token, extras from the dsdr manager."""
     gen = torch.Generator().manual_seed(seed)
@@ -94,7 +98,9 @@ def _batch(seed=0, groups=3, n=4, padding=1):
                 "response_mask": torch.ones(length, dtype=torch.long),
                 "rm_scores": score,
                 "old_log_probs": -torch.rand(length, generator=gen) - 0.1,
-                "extra_fields": {"reward_extra_info": wire.encode_extras(correct, formulas, emb / emb.norm(), 0.01)},
+                "extra_fields": {
+                    "reward_extra_info": wire.encode_extras(correct, _fields(formulas, emb / emb.norm()), 0.01)
+                },
             }
             keys.append(key)
             tags.append({})
@@ -124,7 +130,8 @@ def store(monkeypatch):
 def _expected(store, meta, settings):
     rows = [store.rows[k] for k in meta.keys]
     padding = [t.get("is_padding", False) for t in meta.tags]
-    inputs = wire.decode_batch([r["extra_fields"] for r in rows], [r["uid"] for r in rows], padding, True, True)
+    fields = method("dsdr").reward_fields(settings)
+    inputs = wire.decode_batch([r["extra_fields"] for r in rows], [r["uid"] for r in rows], padding, fields)
     return inputs, dsdr_stats(inputs, settings)
 
 
@@ -134,9 +141,9 @@ def test_dsdr_coef_reaches_the_actor_in_sample_order(compose_config, store):
     metrics = {}
     out = trainer._compute_advantage(meta, metrics)
     # verl's last put (advantages) returned metadata that lists dsdr_coef: it was put before.
-    assert wire.COEF in out.fields and "advantages" in out.fields
+    assert COEF in out.fields and "advantages" in out.fields
     inputs, stats = _expected(s, meta, DSDRConfig())
-    coef = torch.stack([s.rows[k][wire.COEF] for k in meta.keys])
+    coef = torch.stack([s.rows[k][COEF] for k in meta.keys])
     assert coef.abs().sum() > 0 and len(set(coef.tolist())) > 2
     torch.testing.assert_close(coef, stats.coef)
     assert coef[-1] == 0  # the padding row
@@ -188,7 +195,7 @@ def test_grpo_runs_verls_step_with_group_outcomes_only(compose_config, store):
     trainer = _trainer(compose_config, GroupPPOTrainerSync, "algorithm.adv_estimator=grpo")
     metrics = {}
     out = trainer._compute_advantage(meta, metrics)
-    assert wire.COEF not in out.fields and "advantages" in out.fields
+    assert COEF not in out.fields and "advantages" in out.fields
     assert set(metrics) == {"groups/frac_all_correct", "groups/frac_all_wrong", "groups/frac_mixed"}
 
 

@@ -11,9 +11,7 @@ from verl.utils.config import omega_conf_to_dataclass
 from verl.workers.utils.losses import ppo_loss
 
 from verl_dsdr.algorithms.dsdr import local_entropy
-from verl_dsdr.glue.wire import COEF
-from verl_dsdr.methods.dsdr.config import DSDRConfig
-from verl_dsdr.methods.dsdr.loss import dsdr_ppo_loss
+from verl_dsdr.methods.dsdr import COEF, DSDRConfig, dsdr_ppo_loss
 
 
 def _samples(n: int, seed: int) -> list[dict]:

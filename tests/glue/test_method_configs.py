@@ -7,24 +7,27 @@ import pytest
 from omegaconf import OmegaConf
 
 from verl_dsdr.methods import METHODS, method
-from verl_dsdr.methods.dsdr.config import DSDRConfig, local_term_note
+from verl_dsdr.methods.dsdr import DSDRConfig, local_term_note
 from verl_dsdr.methods.params import ConfigError, build, defaults_tree, describe
+
+# The package's own methods (a test file may register one more: tests/integration/test_new_method.py).
+BUILTIN = {name: METHODS[name] for name in ("dsdr", "setpo", "asym_grpo")}
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "ALGORITHM.md"
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_entry_yaml_holds_exactly_the_dataclass_defaults(compose_config, name):
     section = OmegaConf.to_container(compose_config().algorithm[name])
-    assert section == defaults_tree(METHODS[name].config_cls)
+    assert section == defaults_tree(BUILTIN[name].config_cls)
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_verls_config_machinery_builds_each_section(compose_config, name):
     from verl.utils.config import omega_conf_to_dataclass
 
     section = compose_config().algorithm[name]
-    cls = METHODS[name].config_cls
+    cls = BUILTIN[name].config_cls
     assert omega_conf_to_dataclass(section, cls) == cls()  # typed, as verl builds its own sections
     assert omega_conf_to_dataclass(section) == cls()  # through _target_, as verl's instantiate does
     assert build(cls, section) == cls()
@@ -32,7 +35,7 @@ def test_verls_config_machinery_builds_each_section(compose_config, name):
 
 def test_every_field_has_a_meaning_and_docs_name_it():
     text = DOCS.read_text()
-    for spec in METHODS.values():
+    for spec in BUILTIN.values():
         for key, _default, allowed, _symbol, _eq, doc in describe(spec.config_cls):
             assert doc and allowed, key
             assert f"`{key}`" in text, f"docs/ALGORITHM.md does not map {key}"
@@ -49,10 +52,12 @@ def test_constructing_a_bad_value_in_python_names_the_key():
 def test_registry_describes_what_each_method_needs():
     assert method("grpo") is None
     dsdr, setpo, asym = method("dsdr"), method("setpo"), method("asym_grpo")
-    assert (dsdr.needs_embeddings, dsdr.needs_formulas, dsdr.loss is not None) == (True, True, True)
-    assert (setpo.needs_embeddings, setpo.needs_formulas, setpo.loss) == (True, False, None)
-    assert (asym.needs_reward_extras, asym.group_step) == (False, None)
-    assert all(spec.min_group_size == 2 for spec in METHODS.values())
+    keys = {name: [f.key for f in m.reward_fields(m.config_cls())] for name, m in BUILTIN.items()}
+    assert keys == {"dsdr": ["dsdr_formulas", "dsdr_embedding"], "setpo": ["dsdr_embedding"], "asym_grpo": []}
+    assert (dsdr.loss is not None, setpo.loss, asym.loss) == (True, None, None)
+    assert (dsdr.has_group_step, setpo.has_group_step, asym.has_group_step) == (True, True, False)
+    assert (asym.needs_reward_extras, asym.group_step(None, None)) == (False, None)
+    assert all(spec.min_group_size == 2 for spec in BUILTIN.values())
 
 
 def test_registered_estimators_are_the_registry(compose_config):
@@ -61,8 +66,8 @@ def test_registered_estimators_are_the_registry(compose_config):
     from verl_dsdr.registration import register_all
 
     register_all()
-    for name in METHODS:
-        assert get_adv_estimator_fn(name).__module__ == METHODS[name].estimator_module
+    for name in BUILTIN:
+        assert get_adv_estimator_fn(name) is BUILTIN[name].advantage
 
 
 @pytest.mark.parametrize(
@@ -113,7 +118,7 @@ def test_sum_type_loss_agg_modes_are_stated_at_start_up(compose_config, capsys, 
 
 
 def test_settings_are_frozen_dataclasses():
-    assert all(dataclasses.is_dataclass(spec.config_cls) for spec in METHODS.values())
+    assert all(dataclasses.is_dataclass(spec.config_cls) for spec in BUILTIN.values())
     with pytest.raises(dataclasses.FrozenInstanceError):
         DSDRConfig().tau = 1.0  # type: ignore[misc]
 
@@ -125,8 +130,8 @@ def test_math_layer_defaults_equal_the_typed_settings():
 
     from verl_dsdr.algorithms import asym_grpo_advantages, coupling_weights, global_diversity, setpo_shaped_advantages
     from verl_dsdr.algorithms.dsdr import clipped_diversity, shaped_rewards
-    from verl_dsdr.methods.asym_grpo.config import AsymGRPOConfig
-    from verl_dsdr.methods.setpo.config import SetPOConfig
+    from verl_dsdr.methods.asym_grpo import AsymGRPOConfig
+    from verl_dsdr.methods.setpo import SetPOConfig
 
     def default(fn, name):
         return inspect.signature(fn).parameters[name].default
@@ -142,3 +147,25 @@ def test_math_layer_defaults_equal_the_typed_settings():
         default(asym_grpo_advantages, "beta_neg"),
         default(asym_grpo_advantages, "threshold"),
     ) == (asym.beta_pos, asym.beta_neg, asym.threshold)
+
+
+def test_docs_tables_are_generated_from_the_dataclasses():
+    """Each default and range is written once (the dataclass); docs/ALGORITHM.md's tables are rendered from it."""
+    from verl_dsdr.methods.params import render_config_tables
+
+    text = DOCS.read_text()
+    rendered = render_config_tables(text, [m.config_cls for m in BUILTIN.values()])
+    assert rendered == text, "run `python -m verl_dsdr.methods docs/ALGORITHM.md` to regenerate the config tables"
+    assert "| `algorithm.dsdr.tau` | 5.0 | a finite number > 0 |" in text  # the renderer writes what it should
+
+
+def test_setpo_encoder_has_its_own_key_and_the_old_one_still_works(compose_config):
+    from verl_dsdr.methods import settings_of
+
+    own = compose_config("algorithm.adv_estimator=setpo", "algorithm.setpo.embedder.batch_size=8")
+    assert settings_of(own, method("setpo")).embedder.batch_size == 8
+    old = compose_config("algorithm.adv_estimator=setpo", "algorithm.dsdr.embedder.batch_size=16")
+    with pytest.warns(FutureWarning, match=r"algorithm\.setpo\.embedder\.batch_size"):
+        assert settings_of(old, method("setpo")).embedder.batch_size == 16
+    with pytest.raises(ConfigError, match=r"algorithm\.setpo\.embedder\.max_tokens"):
+        settings_of(compose_config("algorithm.setpo.embedder.max_tokens=4"), method("setpo"))

@@ -9,7 +9,7 @@ from verl import DataProto
 
 from verl_dsdr.assets.tokenizer import build_tokenizer
 from verl_dsdr.glue.reward_manager import DSDRRewardManager
-from verl_dsdr.glue.wire import VALIDATE
+from verl_dsdr.methods.wire import VALIDATE
 
 CORPUS = [
     "Compute 3 + 4 * 2. We have $4 \\cdot 2 = 8$ and $3 + 8 = 11$. So \\boxed{11}",
@@ -82,7 +82,7 @@ def test_concurrent_trajectories_share_the_batched_encoder_and_keep_their_own_em
     """verl's reward loop runs many run_single calls at once in one worker: their embeddings go through
     one shared MicroBatcher (batched encoder calls) and each trajectory gets its own vector back."""
     texts = [f"Step {i}: we get $ {i} + {i} = {2 * i} $ so \\boxed{{{2 * i}}}" for i in range(1, 7)]
-    batcher = DSDRRewardManager._embed_batcher
+    batcher = next(f for f in manager.fields if f.key == "dsdr_embedding").batcher
     sizes = []
     encode = batcher.fn
 

@@ -27,11 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 # Known upward imports being removed by another change; each entry says why it is still here.
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # verl_dsdr/cpu/local_cluster.py imports launch; the cpu <-> launch cycle is being broken
-    # in a separate change (issue 22, goal 3). Delete this entry once it lands.
-    ("cpu", "launch"): "cpu/local_cluster.py -> launch.py, being removed",
-}
+# (source, target) -> reason. Empty: cpu -> launch (cpu/local_cluster.py) was the last one.
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def _part(relative: Path) -> str:
@@ -150,7 +147,7 @@ def test_known_exceptions_still_needed():
 
 @pytest.mark.parametrize(
     "source, expected",
-    [("import verl_dsdr.glue.wire\n", {"glue"}), ("from ..methods import base\n", {"methods"})],
+    [("import verl_dsdr.glue.group_trainer\n", {"glue"}), ("from ..methods import base\n", {"methods"})],
 )
 def test_the_scanner_sees_imports(tmp_path, monkeypatch, source, expected):
     """The check can fail: it finds absolute and relative imports (also inside functions)."""

@@ -2,7 +2,7 @@
 
 The trainer is the first place where all G rollouts of a prompt are together. Every step,
 before verl's own advantage step, the group trainer reads what the method needs
-(:class:`verl_dsdr.methods.base.MethodSpec`), decodes it (:mod:`verl_dsdr.glue.wire`), logs the
+(:class:`verl_dsdr.methods.base.Method`), decodes it (:mod:`verl_dsdr.methods.wire`), logs the
 ``groups/`` outcome fractions, runs the method's group step, puts its per-sample loss fields
 into TransferQueue, publishes its estimator inputs (:mod:`verl_dsdr.methods.context`) and then
 calls verl's ``_compute_advantage`` unchanged, so KL-in-reward, rollout correction and
@@ -23,10 +23,9 @@ from tensordict import TensorDict
 from verl.trainer.ppo.v1 import PPOTrainerColocateAsync, PPOTrainerSeparateAsync, PPOTrainerSync, get_trainer_cls
 from verl.utils.config import omega_conf_to_dataclass
 
-from verl_dsdr.glue import wire
 from verl_dsdr.glue.verl_private import PrivateHooks, padding_rows
-from verl_dsdr.methods import context, load, method_of, settings_of
-from verl_dsdr.methods.base import GroupInputs, MethodSpec, group_outcomes
+from verl_dsdr.methods import context, method_of, settings_of, wire
+from verl_dsdr.methods.base import GroupInputs, Method, group_outcomes
 
 
 def _as_list(values: Any) -> list:
@@ -45,7 +44,7 @@ class GroupTrainerMixin(PrivateHooks):
         spec = method_of(self.config)
         if spec is not None and spec.loss is not None:
             actor_config = omega_conf_to_dataclass(self.config.actor_rollout_ref.actor)
-            loss = partial(load(spec.loss), config=actor_config, settings=settings_of(self.config, spec))
+            loss = partial(spec.loss, config=actor_config, settings=settings_of(self.config, spec))
             self.actor_rollout_wg.set_loss_fn(loss)
 
     def poll_interval(self) -> Optional[float]:
@@ -55,10 +54,10 @@ class GroupTrainerMixin(PrivateHooks):
     def validation_flag(self) -> str:
         return wire.VALIDATE
 
-    def group_inputs(self, batch: Any, spec: Optional[MethodSpec]) -> tuple[list, GroupInputs]:
+    def group_inputs(self, batch: Any, spec: Optional[Method]) -> tuple[list, GroupInputs]:
         """(verl's uids in batch order, the decoded per-sample inputs) of one step's batch."""
         padding = padding_rows(batch)
-        if spec is None or spec.group_step is None:
+        if spec is None or not spec.has_group_step:
             fetched = tq.kv_batch_get(
                 keys=batch.keys, partition_id=batch.partition_id, select_fields=["uid", "rm_scores"]
             )
@@ -66,11 +65,12 @@ class GroupTrainerMixin(PrivateHooks):
             real = ~torch.tensor(padding, dtype=torch.bool)
             correct = (_sequence_scores(fetched["rm_scores"]) > 0) & real
             return uids, GroupInputs(index=np.asarray(uids, dtype=object), real=real, correct=correct)
-        fields = ["uid", "extra_fields", *spec.trainer_fields]
-        fetched = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
+        selected = ["uid", "extra_fields", *spec.trainer_fields]
+        fetched = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=selected)
         uids = _as_list(fetched["uid"])
         extras = _as_list(fetched.pop("extra_fields"))
-        inputs = wire.decode_batch(extras, uids, padding, spec.needs_embeddings, spec.needs_formulas)
+        fields = spec.reward_fields(settings_of(self.config, spec))
+        inputs = wire.decode_batch(extras, uids, padding, fields)
         present = [f for f in spec.trainer_fields if f in fetched.keys()]
         if present:
             padded = fetched.select(*present).to_padded_tensor()
@@ -82,9 +82,9 @@ class GroupTrainerMixin(PrivateHooks):
         spec = method_of(self.config)
         uids, inputs = self.group_inputs(batch, spec)
         metrics.update(group_outcomes(inputs.index, inputs.correct, inputs.real))
-        if spec is None or spec.group_step is None:
+        result = None if spec is None else spec.group_step(inputs, settings_of(self.config, spec))
+        if spec is None or result is None:
             return verl_step(batch, metrics)
-        result = load(spec.group_step)(inputs, settings_of(self.config, spec))
         if result.sample_fields:
             # Put before verl's own put: the metadata that put returns (handed to _update_actor)
             # lists every field stored so far, so these fields reach the actor workers.
@@ -98,8 +98,12 @@ class GroupTrainerMixin(PrivateHooks):
         return batch
 
     def after_actor_update(self, metrics: dict) -> None:
-        """The loss's ``dsdr/`` metrics come back prefixed ``actor/``; log them under the method's name."""
-        for key in [k for k in metrics if k.startswith("actor/dsdr/")]:
+        """The loss's ``<method>/`` metrics come back prefixed ``actor/``; log them under the method's name."""
+        spec = method_of(self.config)
+        if spec is None:
+            return
+        prefix = f"actor/{spec.name}/"
+        for key in [k for k in metrics if k.startswith(prefix)]:
             metrics[key[len("actor/") :]] = metrics.pop(key)
 
 

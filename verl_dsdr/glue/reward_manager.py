@@ -1,100 +1,64 @@
-"""Reward-loop manager ``dsdr``: correctness, formula set and embedding of one trajectory.
+"""Reward-loop manager ``dsdr``: correctness and the method's reward-side fields of one trajectory.
 
 verl's reward loop scores each trajectory as soon as it is generated, in CPU worker
 processes, while the rest of the batch is still being sampled (``verl/experimental/
-reward_loop``). DSDR's per-trajectory work lives here so its cost hides behind rollout:
+reward_loop``). A method's per-trajectory work lives here so its cost hides behind rollout:
+``dsdr_correct`` (the rule-based verifier, 0/1, the reward itself) and one value per
+:class:`~verl_dsdr.methods.base.RewardField` the configured method lists (DSDR: formula set
+and embedding; SetPO: embedding; a new method: its own fields, no edit here).
 
-- ``dsdr_correct``: the rule-based verifier, 0/1 (the reward itself);
-- ``dsdr_formulas``: the formula set ``S(o)`` of Eq. 7 as sorted canonical keys;
-- ``dsdr_embedding``: the L2-normalised response embedding of Eq. 4 (list of floats).
-
-They travel to the trainer in ``reward_extra_info`` (the field names and their encoding are
-:mod:`verl_dsdr.glue.wire`), where the group trainer computes the group statistics. What is
-computed follows the method's entry in :data:`verl_dsdr.methods.METHODS`. Embeddings of
-trajectories that finish together, from every concurrent ``run_single`` of a worker, are
-encoded as one batch through one shared :class:`MicroBatcher`. Validation skips formulas and
-embeddings unless ``algorithm.dsdr.diversity_in_validation``.
+They travel to the trainer in ``reward_extra_info`` (:mod:`verl_dsdr.methods.wire`), where the
+group trainer runs the method's group step. Validation skips the fields unless the method
+asks for them (``Method.reward_fields_in_validation``; DSDR: ``algorithm.dsdr.diversity_in_validation``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import time
-from typing import Any, Optional
+from typing import Any
 
 from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from verl_dsdr.glue.wire import encode_extras, is_validation
-from verl_dsdr.methods import method, method_of, settings_of
-from verl_dsdr.methods.dsdr.config import DSDRConfig
+from verl_dsdr.methods import RewardField, method_of, settings_of
+from verl_dsdr.methods.wire import encode_extras, is_validation
 from verl_dsdr.scoring.correctness import compute_score as default_compute_score
-from verl_dsdr.scoring.formulas import extract_formulas
-from verl_dsdr.utils.batching import MicroBatcher
-
-logger = logging.getLogger(__name__)
 
 
-def _needs(config) -> tuple[bool, bool]:
-    """(embeddings, formulas) the configured method needs from the reward loop."""
+def _fields(config) -> tuple[tuple[RewardField, ...], bool]:
+    """(the configured method's reward fields, whether validation prompts get them too)."""
     spec = method_of(config)
-    return (bool(spec and spec.needs_embeddings), bool(spec and spec.needs_formulas))
+    if spec is None:
+        return (), False
+    settings = settings_of(config, spec)
+    return tuple(spec.reward_fields(settings)), spec.reward_fields_in_validation(settings)
 
 
 @register("dsdr")
 class DSDRRewardManager(RewardManagerBase):
-    """Per-trajectory scoring for DSDR and SetPO (see the module docstring)."""
-
-    _embedder = None
-    _embed_batcher: Optional[MicroBatcher] = None
+    """Per-trajectory scoring for every method with reward-side fields (see the module docstring)."""
 
     def __init__(self, config, tokenizer, compute_score, reward_router_address=None, reward_model_tokenizer=None):
         super().__init__(config, tokenizer, compute_score)
         self.compute_score = compute_score or default_compute_score
         self.is_async_score = inspect.iscoroutinefunction(self.compute_score)
-        # One encoder and formula setting for every method (algorithm.dsdr.embedder / .formulas).
-        self.dsdr: DSDRConfig = settings_of(config, method("dsdr"))
-        self.need_embeddings, self.need_formulas = _needs(config)
+        self.fields, self.fields_in_validation = _fields(config)
 
     @classmethod
     def init_class(cls, config, tokenizer) -> None:
-        """Load the frozen encoder once per reward worker and say where it runs and what it costs.
+        """Start the method's fields once per reward worker (load the encoder) and warm the verifier.
 
-        Also scores one answer, so the verifier's hard-time-limit worker is started and warm
-        before the first trajectory arrives (start-up work, not the first step's)."""
+        Scoring one answer starts the verifier's hard-time-limit worker before the first
+        trajectory arrives (start-up work, not the first step's)."""
         if cls._class_initialized:
             return
         super().init_class(config, tokenizer)
         default_compute_score(data_source="warm_up", solution_str="\\boxed{1}", ground_truth="1")
-        if not _needs(config)[0]:
-            return
-        from verl_dsdr.scoring.embedder import ResponseEmbedder
-
-        e = settings_of(config, method("dsdr")).embedder
-        start = time.perf_counter()
-        cls._embedder = ResponseEmbedder(
-            model=e.model, device=e.device, batch_size=e.batch_size, max_tokens=e.max_tokens, chunking=e.chunking
-        )
-        loaded = time.perf_counter() - start
-        per_response = cls._embedder.measure_cost()
-        rollouts = int(config.data.train_batch_size) * int(config.actor_rollout_ref.rollout.n)
-        workers = max(1, int(config.reward.num_workers))
-        message = (
-            f"[verl_dsdr] embedder {cls._embedder.describe()} loaded in {loaded:.1f}s; "
-            f"~{per_response * 1e3:.1f} ms per ~3,000-token response, ~{per_response * rollouts / workers:.1f}s per step "
-            f"per reward worker ({rollouts} rollouts over {workers} workers, overlapped with generation)"
-        )
-        print(message, flush=True)
-        if str(e.device).startswith("cpu") and _cuda_visible():
-            logger.warning(
-                "%s. A GPU is visible but the embedder runs on CPU: set algorithm.dsdr.embedder.device=cuda "
-                "if rollout leaves it time to hide behind.",
-                message,
-            )
-        cls._embed_batcher = MicroBatcher(cls._embedder.encode, max_batch=e.batch_size * 4, window_s=0.01)
+        for field in _fields(config)[0]:
+            field.start(config)
 
     async def _score(self, data_source: str, text: str, ground_truth: str, extra_info: dict) -> dict:
         kwargs = dict(data_source=data_source, solution_str=text, ground_truth=ground_truth, extra_info=extra_info)
@@ -121,25 +85,12 @@ class DSDRRewardManager(RewardManagerBase):
         correct = bool(result.get("acc", score > 0))
         extras: dict[str, Any] = {k: v for k, v in result.items() if k != "score"}
         extras["acc"] = 1.0 if correct else 0.0
-        formulas = embedding = seconds = None
-        if not is_validation(non_tensor) or self.dsdr.diversity_in_validation:
+        values: dict[str, Any] = {}
+        seconds = None
+        if self.fields and (not is_validation(non_tensor) or self.fields_in_validation):
             start = time.perf_counter()
-            if self.need_formulas:  # off the event loop: sympy mode may wait on its hard time limit
-                canonical, limit = self.dsdr.formulas.canonical, self.dsdr.formulas.time_limit
-                formulas = await asyncio.get_running_loop().run_in_executor(
-                    None, lambda: extract_formulas(text, canonical=canonical, time_limit=limit)
-                )
-            if self.need_embeddings:
-                embedding = await self._embed_batcher.submit(text)
+            for field in self.fields:
+                values[field.key] = await field.compute(text)
             seconds = time.perf_counter() - start
-        extras.update(encode_extras(correct, formulas, embedding, seconds))
+        extras.update(encode_extras(correct, values, seconds))
         return {"reward_score": score, "reward_extra_info": extras}
-
-
-def _cuda_visible() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:  # torch without CUDA support
-        return False

@@ -1,15 +1,18 @@
-"""What a method is made of, and what its group step reads and returns. Imports neither verl nor ray.
+"""What a method is: one :class:`Method` subclass, registered by name. Imports neither verl nor ray.
 
-A method (``algorithm.adv_estimator=<name>``) is described once by a :class:`MethodSpec`
-(see :mod:`verl_dsdr.methods`): what it needs from the reward loop, whether it needs the
-group trainer, its minimum group size, and where its pieces live. Its group step turns
-:class:`GroupInputs` (per-sample, batch order) into a :class:`GroupStepResult`.
+A method (``algorithm.adv_estimator=<name>``) is one class in one file of this folder (or any
+module named in ``algorithm.method_modules``): its typed settings (``config_cls``, the section
+``algorithm.<name>``), what it needs from the reward side (:class:`RewardField` objects the
+``dsdr`` reward manager computes per trajectory), its group step (the whole batch, in the
+trainer), its advantage estimator and optionally its actor loss. It is registered with
+:func:`verl_dsdr.methods.registry.register_method`, the way verl registers estimators
+(``register_adv_est``); the reward manager, the wire and the group trainer only ask the class.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Any, Callable, ClassVar, Optional, Sequence
 
 import numpy as np
 import torch
@@ -19,24 +22,30 @@ MANAGER_HINT = (
 )
 
 
-@dataclass(frozen=True)
-class MethodSpec:
-    """One method, as every other part of the package sees it."""
+class RewardField:
+    """One per-trajectory value a method needs from the reward loop (an embedding, a formula set, ...).
 
-    name: str  # algorithm.adv_estimator value; the settings live in algorithm.<name>
-    config_cls: type  # its typed settings (a methods.params.Settings dataclass)
-    estimator_module: str  # importing it registers the estimator with verl
-    min_group_size: int = 2  # rollouts per prompt (actor_rollout_ref.rollout.n) the method needs
-    needs_embeddings: bool = False  # from the reward loop: response embeddings z_i
-    needs_formulas: bool = False  # from the reward loop: formula sets S(o_i)
-    group_step: Optional[str] = None  # "module:function"; set -> the group trainer runs it every step
-    loss: Optional[str] = None  # "module:function"; set -> installed on the actor workers with set_loss_fn
-    trainer_fields: tuple[str, ...] = ()  # per-token fields the group step reads from the batch
+    Computed by the ``dsdr`` reward manager in the reward workers while the batch is still being
+    generated, carried as ``reward_extra_info[key]`` (JSON-able: it crosses processes) and turned
+    into one batch value by :meth:`collate` in the trainer, where the group step reads it as
+    ``inputs.fields[key]``.
+    """
 
-    @property
-    def needs_reward_extras(self) -> bool:
-        """True when the method needs the project's reward manager (correctness and diversity inputs)."""
-        return self.group_step is not None
+    key: str = ""
+
+    def check(self) -> None:
+        """Before Ray starts: raise ``ValueError`` for settings that cannot work here (a missing folder)."""
+
+    def start(self, config: Any) -> None:
+        """Once per reward-worker process, before the first trajectory (load a model); idempotent."""
+
+    async def compute(self, text: str) -> Any:
+        """The value of one decoded response (JSON-able)."""
+        raise NotImplementedError
+
+    def collate(self, values: list[Any], real: torch.Tensor) -> Any:
+        """The batch value from per-sample values (``None`` on verl's padding rows, ``real`` False there)."""
+        return values
 
 
 @dataclass
@@ -46,18 +55,23 @@ class GroupInputs:
     index: np.ndarray  # group id per sample; padding rows get ids of their own
     real: torch.Tensor  # bool [B]
     correct: torch.Tensor  # bool [B], False on padding rows
-    embeddings: Optional[torch.Tensor] = None  # float32 [B, dim]
-    formulas: Optional[list] = None  # frozenset of formula keys per sample
+    fields: dict[str, Any] = field(default_factory=dict)  # RewardField.key -> collated batch value
     scoring_seconds: float = 0.0  # reward-side time spent on these inputs, summed
-    tokens: dict[str, torch.Tensor] = field(default_factory=dict)  # padded [B, L] fields (MethodSpec.trainer_fields)
+    tokens: dict[str, torch.Tensor] = field(default_factory=dict)  # padded [B, L] fields (Method.trainer_fields)
+
+    def field(self, key: str) -> Any:
+        """The collated reward-side field ``key``; a clear error when the reward loop did not send it."""
+        if key not in self.fields:
+            raise ValueError(f"the group step needs the reward-side field {key!r}: {MANAGER_HINT}")
+        return self.fields[key]
 
 
 @dataclass
 class GroupStepResult:
     """What a group step hands back: estimator inputs, per-sample loss fields, metrics.
 
-    ``estimator_inputs`` are keyword arguments of the method's registered estimator (per
-    sample, batch order); ``sample_fields`` travel with each sample to the actor's loss.
+    ``estimator_inputs`` are keyword arguments of the method's estimator (per sample, batch
+    order); ``sample_fields`` travel with each sample to the actor's loss.
     """
 
     estimator_inputs: dict[str, torch.Tensor]
@@ -65,7 +79,66 @@ class GroupStepResult:
     metrics: dict[str, float]
 
 
+class Method:
+    """Base of every method. Subclasses set the class attributes and override what they use.
+
+    Only :meth:`advantage` is required. A method with :attr:`reward_fields` or a
+    :meth:`group_step` gets the ``dsdr`` reward manager and a group step every training step; one
+    with a :attr:`loss` gets it installed on the actor workers with verl's ``set_loss_fn``.
+    """
+
+    name: ClassVar[str] = ""  # algorithm.adv_estimator value, set by register_method
+    config_cls: ClassVar[type]  # its typed settings (a methods.params.Settings dataclass), algorithm.<name>
+    min_group_size: ClassVar[int] = 2  # rollouts per prompt (actor_rollout_ref.rollout.n) the method needs
+    trainer_fields: ClassVar[tuple[str, ...]] = ()  # per-token TransferQueue fields the group step reads
+    # The actor loss ``loss(config, model_output, data, dp_group, *, settings)``; None: verl's own.
+    loss: ClassVar[Optional[Callable[..., Any]]] = None
+
+    def build_settings(self, algorithm: Any) -> Any:
+        """The typed settings from verl's ``algorithm`` section (default: ``algorithm.<name>``)."""
+        from verl_dsdr.methods.params import build
+
+        return build(self.config_cls, algorithm.get(self.name))
+
+    def reward_fields(self, settings: Any) -> Sequence[RewardField]:
+        """What the reward loop computes per trajectory for this method (none: verl's reward manager serves)."""
+        return ()
+
+    def reward_fields_in_validation(self, settings: Any) -> bool:
+        """Whether validation prompts get the reward fields too (default: training only)."""
+        return False
+
+    def group_step(self, inputs: GroupInputs, settings: Any) -> Optional[GroupStepResult]:
+        """Per-batch work in the trainer before verl's advantage step; None: nothing to do."""
+        return None
+
+    @property
+    def has_group_step(self) -> bool:
+        return type(self).group_step is not Method.group_step
+
+    @property
+    def needs_reward_extras(self) -> bool:
+        """True when the method needs the project's reward manager (correctness and per-trajectory fields)."""
+        return self.has_group_step
+
+    @staticmethod
+    def advantage(
+        token_level_rewards: torch.Tensor, response_mask: torch.Tensor, index: np.ndarray, config: Any = None, **kw: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The estimator verl calls (registered as ``register_adv_est(name)``): (advantages, returns), ``[B, L]``."""
+        raise NotImplementedError
+
+    def actor_overrides(self, settings: Any, config: Any) -> dict[str, Any]:
+        """verl keys this method needs set (dotted key -> value), applied by ``main_ppo`` before Ray."""
+        return {}
+
+    def start_notes(self, settings: Any, config: Any) -> list[str]:
+        """Lines ``main_ppo`` prints at start-up (choices the user should know about)."""
+        return []
+
+
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean of ``values [B]`` over ``mask`` (bool ``[B]``); 0.0 when the mask is empty."""
     return float(values[mask].mean()) if bool(mask.any()) else 0.0
 
 

@@ -180,3 +180,33 @@ def describe(cls: Any) -> list[tuple[str, Any, str, str, str, str]]:
             )
         )
     return rows
+
+
+def _cell(value: Any) -> str:
+    """A table cell: booleans as in yaml, ``|`` escaped."""
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return text.replace("|", "\\|")
+
+
+def config_table(cls: Any) -> str:
+    """The Markdown table of a settings class (docs/ALGORITHM.md holds it; a test keeps it equal)."""
+    lines = ["| Key | Default | Allowed | Symbol, equation | Meaning |", "| --- | --- | --- | --- | --- |"]
+    for key, default, allowed, symbol, eq, doc in describe(cls):
+        where = ", ".join(x for x in (f"`{symbol}`" if symbol else "", eq) if x)
+        lines.append(f"| `{key}` | {_cell(default)} | {_cell(allowed)} | {where} | {_cell(doc)} |")
+    return "\n".join(lines)
+
+
+TABLE_START, TABLE_END = "<!-- config-table {} -->", "<!-- /config-table -->"
+
+
+def render_config_tables(text: str, classes: Sequence[Any]) -> str:
+    """``text`` with the table between each class's markers regenerated (``TABLE_START.format(cls.KEY)``)."""
+    for cls in classes:
+        start = TABLE_START.format(cls.KEY)
+        if start not in text:
+            raise ValueError(f"no {start!r} marker: add it where the table of {cls.KEY} belongs")
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(TABLE_END)
+        text = f"{head}{start}\n{config_table(cls)}\n{TABLE_END}{tail}"
+    return text
