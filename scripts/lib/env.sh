@@ -31,7 +31,8 @@ ensure_venv() {
   if [ -n "$extras" ]; then spec="$REPO[$extras]"; fi
   local stamp="$VENV/.verl_dsdr_installed_${extras:-base}"
   local digest
-  # Reinstall when the requirements, the package metadata or the lock change.
+  # Reinstall when the requirements, the package metadata or the lock change (setup.py is a thin
+  # entry that holds nothing: pyproject.toml has the metadata; tests/tools/test_packaging.py).
   digest="$(cat "$REPO/requirements.txt" "$REPO/pyproject.toml" "$REPO/requirements.lock" | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     echo "[verl-dsdr] installing requirements (first run: a few minutes, torch is large)"

@@ -1,6 +1,9 @@
 """Reproducible installs: bounded pins, a lock of exact PyPI versions, and the package's metadata."""
 
+import ast
 import re
+import subprocess
+import sys
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -76,3 +79,17 @@ def test_env_sh_installs_with_the_lock_and_reinstalls_when_it_changes():
     assert '-c "$REPO/requirements.lock"' in install
     digest = next(line for line in env_sh.splitlines() if line.strip().startswith("digest="))
     assert all(name in digest for name in ("requirements.txt", "pyproject.toml", "requirements.lock"))
+
+
+def test_setup_py_is_a_thin_entry_over_pyproject():
+    """setup.py exists for tools that look for it and holds nothing: pyproject.toml stays the one place
+    for metadata, dependencies and the entry point (so env.sh's install stamp need not hash setup.py)."""
+    tree = ast.parse((REPO / "setup.py").read_text())
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    assert [getattr(call.func, "id", None) for call in calls] == ["setup"]
+    assert not calls[0].args and not calls[0].keywords
+    version = subprocess.run(
+        [sys.executable, "setup.py", "--version"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert version == project["version"] == metadata.version("verl-dsdr")
