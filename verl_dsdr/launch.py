@@ -375,14 +375,20 @@ def run_training(
             raise
         finally:
             signals.cleaning = True
-            leftovers = stop_own_processes(token, ray_dir)
+            stopping = time.perf_counter()
+            # an interrupted run is being thrown away: 1 s for its processes to end on SIGTERM, then SIGKILL
+            leftovers = stop_own_processes(token, ray_dir, grace_s=1.0 if signals.signum else 3.0)
             shutil.rmtree(ray_dir, ignore_errors=True)
             if proc is not None:
                 proc.wait()
+            stopped = time.perf_counter()
             if copier is not None:
                 copier.join(timeout=10)
             if leftovers:
-                log_file.write(f"[verl-dsdr] stopped the run's leftover processes: {leftovers}\n".encode())
+                log_file.write(
+                    f"[verl-dsdr] stopped the run's leftover processes in {stopped - stopping:.1f} s "
+                    f"(output closed {time.perf_counter() - stopped:.1f} s later): {leftovers}\n".encode()
+                )
         if signals.signum is not None:  # a signal came while the run was being cleaned up after it ended
             raise RunInterrupted(signals.signum, run_dir)
     wall = time.perf_counter() - start
