@@ -41,9 +41,10 @@ import gc
 import os
 import statistics
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import torch
 from torch.utils.checkpoint import checkpoint
@@ -177,7 +178,7 @@ class FusedLogProbEntropy(torch.autograd.Function):
         return log_prob, (entropy if with_entropy else torch.zeros_like(log_prob))
 
     @staticmethod
-    def backward(ctx: Any, g_logp: Optional[torch.Tensor], g_ent: Optional[torch.Tensor]):
+    def backward(ctx: Any, g_logp: torch.Tensor | None, g_ent: torch.Tensor | None):
         logits, labels, lse, entropy = ctx.saved_tensors
         grad = torch.empty_like(logits)
         c = ctx.chunk_rows
@@ -320,7 +321,7 @@ def _sync(device: torch.device) -> Callable[[], None]:
     return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
 
 
-def peak_bytes(run: Callable[[], None], device: torch.device) -> tuple[Optional[int], str]:
+def peak_bytes(run: Callable[[], None], device: torch.device) -> tuple[int | None, str]:
     """Peak bytes of live tensors during ``run`` and how that was measured."""
     gc.collect()
     if device.type == "cuda":
@@ -333,7 +334,7 @@ def peak_bytes(run: Callable[[], None], device: torch.device) -> tuple[Optional[
     return _cpu_peak_bytes(run)
 
 
-def _cpu_peak_bytes(run: Callable[[], None]) -> tuple[Optional[int], str]:
+def _cpu_peak_bytes(run: Callable[[], None]) -> tuple[int | None, str]:
     """CPU: replay torch.profiler's allocation timeline (tensors alive before the step + running max
     of allocations minus frees during it). tracemalloc does not see torch's allocator and the
     process RSS keeps freed pages, so neither measures a step's tensors."""
@@ -363,7 +364,7 @@ def _cpu_peak_bytes(run: Callable[[], None]) -> tuple[Optional[int], str]:
 # --- driver -----------------------------------------------------------------------------------
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", help="write all figures to this JSON file")
     p.add_argument("--device", default=None, help="cuda | cuda:N | cpu (default: cuda if available)")
@@ -411,7 +412,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
@@ -435,15 +436,15 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     for _ in range(args.repeats):  # interleaved rounds: drifting machine load hits every variant alike
         for name in names:
             model.zero_grad(set_to_none=True)
-            wall, cpu, _ = bc.time_once_cpu(lambda: step(model, name, batch, settings), sync)
+            wall, cpu, _ = bc.time_once_cpu(lambda name=name: step(model, name, batch, settings), sync)
             runs[name].append(wall)
             cpu_runs[name].append(cpu)
-    memory: dict[str, Optional[int]] = {name: None for name in names}
+    memory: dict[str, int | None] = {name: None for name in names}
     method = "skipped (--no-memory)"
     if not args.no_memory:
         for name in names:
             model.zero_grad(set_to_none=True)  # gradients are allocated inside the measured step
-            memory[name], method = peak_bytes(lambda: step(model, name, batch, settings), device)
+            memory[name], method = peak_bytes(lambda name=name: step(model, name, batch, settings), device)
     model.zero_grad(set_to_none=True)
     head_runs, head_cpu_runs = time_heads(model, names, batch, settings, args.head_repeats, sync)
     is_term = time_is_term(model, batch, settings, 200, sync) if "dsdr_is" in names else None
@@ -541,7 +542,7 @@ def time_heads(
     for _ in range(repeats):
         for name in names:
             # ruff reads the `del logits` below as unbinding the name for this (immediately called) closure
-            wall, cpu, _ = bc.time_once_cpu(lambda: head_step(logits, name, batch, s), sync)  # noqa: F821
+            wall, cpu, _ = bc.time_once_cpu(lambda name=name: head_step(logits, name, batch, s), sync)  # noqa: F821
             runs[name].append(wall)
             cpu_runs[name].append(cpu)
     logits.grad = None
@@ -576,7 +577,7 @@ def time_is_term(
         run(False), run(True)
     for _ in range(repeats):
         for with_is in (False, True):
-            seconds, _ = bc.time_once(lambda: run(with_is), sync)
+            seconds, _ = bc.time_once(lambda with_is=with_is: run(with_is), sync)
             runs[with_is].append(seconds)
     grpo, dsdr = statistics.median(runs[False]), statistics.median(runs[True])
     return {"grpo_loss_s": grpo, "dsdr_is_loss_s": dsdr, "is_term_extra_s": dsdr - grpo, "repeats": repeats}

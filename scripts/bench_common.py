@@ -15,8 +15,9 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 CHARS_PER_TOKEN = 4
 """Synthetic text is sized in tokens at this many characters per token (3,000 tokens ~ 12 KB)."""
@@ -45,9 +46,7 @@ class Timing:
         return asdict(self)
 
 
-def time_call(
-    fn: Callable[[], Any], repeats: int, warmup: int = 1, sync: Optional[Callable[[], None]] = None
-) -> Timing:
+def time_call(fn: Callable[[], Any], repeats: int, warmup: int = 1, sync: Callable[[], None] | None = None) -> Timing:
     """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times timed; ``sync`` waits for the device.
 
     A full garbage collection runs before the timed runs, so that a collection owed to whatever the
@@ -76,13 +75,13 @@ def time_call(
     )
 
 
-def time_once(fn: Callable[[], Any], sync: Optional[Callable[[], None]] = None) -> tuple[float, Any]:
+def time_once(fn: Callable[[], Any], sync: Callable[[], None] | None = None) -> tuple[float, Any]:
     """(wall seconds, result) of one call of ``fn``."""
     wall, _, result = time_once_cpu(fn, sync)
     return wall, result
 
 
-def time_once_cpu(fn: Callable[[], Any], sync: Optional[Callable[[], None]] = None) -> tuple[float, float, Any]:
+def time_once_cpu(fn: Callable[[], Any], sync: Callable[[], None] | None = None) -> tuple[float, float, Any]:
     """(wall seconds, process CPU seconds, result) of one call of ``fn``."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
     result = fn()
@@ -121,7 +120,7 @@ def ratio(value: float, base: float) -> float:
 # --- reporting ------------------------------------------------------------------------------
 
 
-def load_average() -> Optional[list[float]]:
+def load_average() -> list[float] | None:
     """1, 5 and 15-minute load averages: other jobs on a shared machine slow every figure."""
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
@@ -154,7 +153,7 @@ def environment(device: str) -> dict[str, Any]:
     return env
 
 
-def write_json(path: Optional[str], payload: dict[str, Any]) -> None:
+def write_json(path: str | None, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented JSON to ``path`` (no-op for None); NaN becomes null."""
     if not path:
         return
@@ -175,7 +174,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def fmt(value: Optional[float], digits: int = 3) -> str:
+def fmt(value: float | None, digits: int = 3) -> str:
     if value is None or value != value:
         return "n/a"
     return f"{value:.{digits}f}"

@@ -24,9 +24,10 @@ import os
 import random
 import statistics
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 for _key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ.setdefault(_key, "1")
@@ -163,7 +164,9 @@ def bench_embedding(
     out: dict[str, Any] = {}
     texts = [r.text for r in rollouts]
     for mode in modes:
-        load_s, embedder = bc.time_once(lambda: ResponseEmbedder(device=device, batch_size=batch_size, chunking=mode))
+        load_s, embedder = bc.time_once(
+            lambda mode=mode: ResponseEmbedder(device=device, batch_size=batch_size, chunking=mode)
+        )
         embedder.encode(texts[:2])  # warm-up
         t = _per_rollout_ms(embedder.encode, [texts], passes)
         out[mode] = {
@@ -224,7 +227,7 @@ def dsdr_settings() -> Any:
     return DSDRConfig()
 
 
-def _verl_grpo() -> Optional[Any]:
+def _verl_grpo() -> Any | None:
     try:
         from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
     except Exception:  # verl absent or broken: the torch form is the baseline
@@ -309,7 +312,7 @@ def bench_trainer_side(
 # --- driver ----------------------------------------------------------------------------------
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", help="write all figures to this JSON file")
     p.add_argument("--smoke", action="store_true", help="tiny sizes (seconds): checks that everything runs")
@@ -337,7 +340,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     import torch
 

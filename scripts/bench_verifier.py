@@ -39,15 +39,19 @@ def main() -> None:
         return score, time.perf_counter() - t0
 
     print(f"time_limit {args.time_limit:g} s; load average {psutil.getloadavg()[0]:.1f} on {psutil.cpu_count()} cores")
-    print("first call of a process (a worker starts and warms up, not charged): score %.0f, %.2f s" % timed(*CORRECT))
+    print(
+        "first call of a process (a worker starts and warms up, not charged): score {:.0f}, {:.2f} s".format(
+            *timed(*CORRECT)
+        )
+    )
     runner = scoring_runner()
     t0 = time.perf_counter()
     runner.start()
     print(f"rest of the pool ready ({runner.workers} workers): {time.perf_counter() - t0:.2f} s")
-    print("correct answer, warm pool: score %.0f, %.3f s" % timed(*CORRECT))
+    print("correct answer, warm pool: score {:.0f}, {:.3f} s".format(*timed(*CORRECT)))
     for _ in range(3):
-        print("hostile answer: score %.0f, %.2f s" % timed(HOSTILE, "1"), end="; ")
-        print("correct answer right after: score %.0f, %.3f s" % timed(*CORRECT))
+        print("hostile answer: score {:.0f}, {:.2f} s".format(*timed(HOSTILE, "1")), end="; ")
+        print("correct answer right after: score {:.0f}, {:.3f} s".format(*timed(*CORRECT)))
     for k in (1, 5):
         runner.start()
         print(f"{k} hostile ground-truth item(s): score %.0f, %.2f s" % timed(r"\boxed{1}", [HOSTILE[7:-1]] * k))

@@ -25,11 +25,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
-from verl_dsdr.utils.console import BriefConsole
+from verl_dsdr.utils.console import BriefConsole, Timeline
 from verl_dsdr.utils.processes import MARKER_ENV, own_processes, stop_own_processes
 from verl_dsdr.utils.tracking import wandb_mode_default
 
@@ -292,20 +292,21 @@ def _parent_death_signal():
     return lambda: prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
-def _copy_lines(source, log_file, console: BriefConsole | None, show: threading.Event) -> None:
+def _copy_lines(
+    source, log_file, console: BriefConsole | None, show: threading.Event, timeline: Timeline, started: float
+) -> None:
     """Copy a child's output line by line to the run's log file and, while ``show`` is set, to this
-    process's stdout: through ``console``, or every line when it is ``None``."""
+    process's stdout: through ``console``, or every line when it is ``None``; note milestones in ``timeline``."""
     for line in iter(source.readline, b""):
         log_file.write(line)
         log_file.flush()
+        text = line.decode(errors="replace")
+        timeline.feed(text, time.perf_counter() - started)
         if not show.is_set():
             continue
-        if console is None:
-            shown = [line]
-        else:
-            shown = [f"{text}\n".encode() for text in console.feed(line.decode(errors="replace"))]
-        for text in shown:
-            sys.stdout.buffer.write(text)
+        shown = [line] if console is None else [f"{shown}\n".encode() for shown in console.feed(text)]
+        for out in shown:
+            sys.stdout.buffer.write(out)
         if shown:
             sys.stdout.buffer.flush()
 
@@ -355,6 +356,7 @@ def run_training(
     show = threading.Event()
     if echo:
         show.set()
+    timeline = Timeline()
     proc, copier, leftovers = None, None, []
     with _StopSignals() as signals, open(log_path, "wb") as log_file:
         try:
@@ -366,9 +368,12 @@ def run_training(
                 start_new_session=True,  # a terminal's Ctrl-C reaches the launcher, which stops the run
                 preexec_fn=_parent_death_signal(),
             )
-            copier = threading.Thread(target=_copy_lines, args=(proc.stdout, log_file, console, show), daemon=True)
+            copier = threading.Thread(
+                target=_copy_lines, args=(proc.stdout, log_file, console, show, timeline, start), daemon=True
+            )
             copier.start()
             peak, listening, timed_out = _wait_sampling(proc, timeout_s)
+            timeline.mark("trainer exited", time.perf_counter() - start)
         except RunInterrupted as interrupted:
             interrupted.run_dir = run_dir
             show.clear()  # what the stopping processes print goes to train.log only
@@ -382,6 +387,7 @@ def run_training(
             if proc is not None:
                 proc.wait()
             stopped = time.perf_counter()
+            timeline.mark("processes stopped", stopped - start)
             if copier is not None:
                 copier.join(timeout=10)
             if leftovers:
@@ -393,6 +399,7 @@ def run_training(
             raise RunInterrupted(signals.signum, run_dir)
     wall = time.perf_counter() - start
     (run_dir / "memory.json").write_text(json.dumps(peak.as_json(), indent=1))
+    (run_dir / "timeline.json").write_text(json.dumps(timeline.as_json(), indent=1))
     info_path = run_dir / "run_info.json"
     return RunResult(
         returncode=124 if timed_out else proc.returncode,

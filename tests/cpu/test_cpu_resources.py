@@ -116,10 +116,10 @@ def test_each_run_gets_its_own_ray_folder_and_token(monkeypatch):
         assert stat.S_IMODE(token.stat().st_mode) == 0o600 and len(token.read_text()) == 64
         assert (Path(a.folder) / TOKEN_FILE).read_text() != token.read_text()
         assert os.environ["RAY_AUTH_MODE"] == "token" and os.environ[LOOPBACK_ENV] == "0"
-        assert os.environ["RAY_enable_worker_prestart"] == "0"
+        assert os.environ["RAY_enable_worker_prestart"] == "0"  # noqa: SIM112 (Ray spells it so)
         # every process of the run keeps its temporary files (verl's checkpoint locks, ...) in its folder
         assert os.environ["TMPDIR"] == str(Path(b.folder) / TMP_SUBDIR) == tempfile.gettempdir()
-        assert first.ray_kwargs.ray_init.runtime_env.env_vars.TMPDIR == str(Path(a.folder) / TMP_SUBDIR)
+        assert str(Path(a.folder) / TMP_SUBDIR) == first.ray_kwargs.ray_init.runtime_env.env_vars.TMPDIR
         assert (Path(a.folder) / TMP_SUBDIR).is_dir()
     finally:
         for run in (a, b):
@@ -179,7 +179,7 @@ def test_local_ray_routes_torch_and_gloo_to_its_folder_and_loopback(tmp_path, mo
     config = _config(temp_dir=str(tmp_path))
     prepare_local_ray(config)
     env_vars = config.ray_kwargs.ray_init.runtime_env.env_vars
-    assert env_vars.VERL_DSDR_DIST_STORE_DIR == str(tmp_path)
+    assert str(tmp_path) == env_vars.VERL_DSDR_DIST_STORE_DIR
     assert env_vars.GLOO_SOCKET_IFNAME in ("lo", "lo0")
 
 
@@ -209,6 +209,6 @@ def test_every_ray_process_gets_the_thread_count_and_the_inductor_cache(monkeypa
     prepare_cpu_run(config)
     prepare_cpu_run(with_user_value)
     env_vars = config.ray_kwargs.ray_init.runtime_env.env_vars
-    assert env_vars.TQ_NUM_THREADS == str(transfer_queue_threads())
-    assert env_vars.TORCHINDUCTOR_CACHE_DIR == str(tmp_path / "inductor")
+    assert str(transfer_queue_threads()) == env_vars.TQ_NUM_THREADS
+    assert str(tmp_path / "inductor") == env_vars.TORCHINDUCTOR_CACHE_DIR
     assert with_user_value.ray_kwargs.ray_init.runtime_env.env_vars.TQ_NUM_THREADS == "3"  # the config's value wins

@@ -65,7 +65,7 @@ class Store:
         return TensorDict(out, batch_size=len(keys))
 
     def put(self, keys, partition_id, fields):
-        for name in fields.keys():
+        for name in fields.keys():  # noqa: SIM118 (iterating a TensorDict walks its batch, not its keys)
             values = fields[name]
             rows = values.unbind(0) if values.is_nested else list(values)
             for key, value in zip(keys, rows):

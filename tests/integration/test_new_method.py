@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -64,8 +65,8 @@ def compute_length_rank_advantage(
     token_level_rewards: torch.Tensor,
     response_mask: torch.Tensor,
     index: np.ndarray,
-    config: Optional[Any] = None,
-    length_rank_bonus: Optional[torch.Tensor] = None,
+    config: Any | None = None,
+    length_rank_bonus: torch.Tensor | None = None,
     **_: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage

@@ -12,7 +12,8 @@ inputs' device). ``index`` is verl's ``uid`` per sample (see ``groups.py``).
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -258,10 +259,7 @@ def coupling_weights(
     if layout.batch_size == 0:
         return d_bar.new_zeros(0)
     ids = layout.ids
-    if mode == "uniform":
-        logits = torch.zeros_like(d_bar)
-    else:
-        logits = float(tau) * d_bar
+    logits = torch.zeros_like(d_bar) if mode == "uniform" else float(tau) * d_bar
     masked = torch.where(c, logits, torch.full_like(logits, -math.inf))
     group_max = torch.full((layout.n_groups,), -math.inf, device=d_bar.device).scatter_reduce(
         0, ids, masked, reduce="amax", include_self=True

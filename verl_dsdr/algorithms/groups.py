@@ -12,8 +12,9 @@ arrays or Python sequences in; torch tensors out, on the input's device).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,7 +96,7 @@ class GroupLayout:
         arange = torch.arange(self.max_size, device=self.device)
         return arange[None, :] < self.sizes[:, None]
 
-    def to(self, device: torch.device | str) -> "GroupLayout":
+    def to(self, device: torch.device | str) -> GroupLayout:
         device = torch.device(device)
         if device == self.device:
             return self

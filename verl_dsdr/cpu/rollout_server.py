@@ -10,7 +10,7 @@ imports torch, transformers and verl's config classes when it starts.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from verl_dsdr.utils.batching import MicroBatcher
 
@@ -46,7 +46,7 @@ class HFRolloutServer:
         torch.set_num_threads(_cpu_threads())
         self.config = config
         self.replica_rank = replica_rank
-        self.global_steps: Optional[int] = None
+        self.global_steps: int | None = None
         model_config = omega_conf_to_dataclass(model_config, dataclass_type=HFModelConfig)
         path = model_config.local_path
         attn = (model_config.override_config or {}).get("attn_implementation", "sdpa")
@@ -76,8 +76,8 @@ class HFRolloutServer:
         prompt_ids: list[int],
         sampling_params: dict[str, Any],
         request_id: str,
-        image_data: Optional[list[Any]] = None,
-        video_data: Optional[list[Any]] = None,
+        image_data: list[Any] | None = None,
+        video_data: list[Any] | None = None,
         **_ignored: Any,
     ):
         from verl.workers.rollout.replica import TokenOutput
@@ -108,7 +108,7 @@ class HFRolloutServer:
         """One ``generate`` call per distinct sampling-parameter set among the queued requests."""
         from verl_dsdr.cpu.sampler import group_by_key, sample_batch
 
-        results: list[Optional[SampleResult]] = [None] * len(requests)
+        results: list[SampleResult | None] = [None] * len(requests)
         for _key, indices in group_by_key(requests).items():
             batch = sample_batch(self.model, [requests[i] for i in indices], self.eos_ids, self.pad_id)
             for i, result in zip(indices, batch):
@@ -116,7 +116,7 @@ class HFRolloutServer:
         return results
 
     # ---- weights ----------------------------------------------------------------------
-    def load_weights(self, state_dict: dict[str, torch.Tensor], global_steps: Optional[int] = None) -> int:
+    def load_weights(self, state_dict: dict[str, torch.Tensor], global_steps: int | None = None) -> int:
         """Load the trainer's weights; tied weights may be absent, anything unknown is an error."""
         missing, unexpected = self.model.load_state_dict(state_dict, strict=False)
         tied = set(getattr(self.model, "_tied_weights_keys", None) or [])

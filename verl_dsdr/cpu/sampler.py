@@ -9,8 +9,8 @@ temperature-scaled, unfiltered distribution, which is what verl's actor recomput
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import torch
 from transformers import GenerationConfig, PreTrainedModel
@@ -25,7 +25,7 @@ class SamplingKey:
     top_k: int
 
     @classmethod
-    def from_params(cls, params: dict) -> "SamplingKey":
+    def from_params(cls, params: dict) -> SamplingKey:
         top_k = int(params.get("top_k", -1) or -1)
         return cls(
             temperature=float(params.get("temperature", 1.0)),
@@ -119,7 +119,7 @@ def group_by_key(requests: Sequence[SampleRequest]) -> dict[SamplingKey, list[in
     return groups
 
 
-def resolve_eos_ids(generation_eos: Optional[object], tokenizer_eos: Optional[int]) -> list[int]:
+def resolve_eos_ids(generation_eos: object | None, tokenizer_eos: int | None) -> list[int]:
     """The stop tokens: the generation config's eos (int or list), else the tokenizer's."""
     ids: list[int] = []
     if isinstance(generation_eos, int):

@@ -13,8 +13,9 @@ multi-trajectory handling remain verl's. It combines with the trainer class verl
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,14 +48,14 @@ class GroupTrainerMixin(PrivateHooks):
             loss = partial(spec.loss, config=actor_config, settings=settings_of(self.config, spec))
             self.actor_rollout_wg.set_loss_fn(loss)
 
-    def poll_interval(self) -> Optional[float]:
+    def poll_interval(self) -> float | None:
         seconds = self.config.trainer.v1.sampler.get("poll_interval", None)
         return None if seconds is None else float(seconds)
 
     def validation_flag(self) -> str:
         return wire.VALIDATE
 
-    def group_inputs(self, batch: Any, spec: Optional[Method]) -> tuple[list, GroupInputs]:
+    def group_inputs(self, batch: Any, spec: Method | None) -> tuple[list, GroupInputs]:
         """(verl's uids in batch order, the decoded per-sample inputs) of one step's batch."""
         padding = padding_rows(batch)
         if spec is None or not spec.has_group_step:
@@ -71,7 +72,7 @@ class GroupTrainerMixin(PrivateHooks):
         extras = _as_list(fetched.pop("extra_fields"))
         fields = spec.reward_fields(settings_of(self.config, spec))
         inputs = wire.decode_batch(extras, uids, padding, fields)
-        present = [f for f in spec.trainer_fields if f in fetched.keys()]
+        present = [f for f in spec.trainer_fields if f in fetched.keys()]  # noqa: SIM118 (a TensorDict)
         if present:
             padded = fetched.select(*present).to_padded_tensor()
             inputs.tokens = {f: padded[f] for f in present}

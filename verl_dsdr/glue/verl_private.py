@@ -12,7 +12,8 @@ holds the CPU-only private patches and calls the same check).
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 

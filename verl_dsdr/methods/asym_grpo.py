@@ -7,7 +7,7 @@ suffice); advantage registered ``asym_grpo`` (:func:`verl_dsdr.algorithms.asym_g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ def compute_asym_grpo_advantage(
     token_level_rewards: torch.Tensor,
     response_mask: torch.Tensor,
     index: np.ndarray,
-    config: Optional[Any] = None,
+    config: Any | None = None,
     **_: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``+((1-p)/p)^beta_pos`` for correct, ``-(p/(1-p))^beta_neg`` for incorrect rollouts.

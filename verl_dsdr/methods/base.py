@@ -11,8 +11,9 @@ trainer), its advantage estimator and optionally its actor loss. It is registere
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Optional, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -92,7 +93,7 @@ class Method:
     min_group_size: ClassVar[int] = 2  # rollouts per prompt (actor_rollout_ref.rollout.n) the method needs
     trainer_fields: ClassVar[tuple[str, ...]] = ()  # per-token TransferQueue fields the group step reads
     # The actor loss ``loss(config, model_output, data, dp_group, *, settings)``; None: verl's own.
-    loss: ClassVar[Optional[Callable[..., Any]]] = None
+    loss: ClassVar[Callable[..., Any] | None] = None
 
     def build_settings(self, algorithm: Any) -> Any:
         """The typed settings from verl's ``algorithm`` section (default: ``algorithm.<name>``)."""
@@ -108,7 +109,7 @@ class Method:
         """Whether validation prompts get the reward fields too (default: training only)."""
         return False
 
-    def group_step(self, inputs: GroupInputs, settings: Any) -> Optional[GroupStepResult]:
+    def group_step(self, inputs: GroupInputs, settings: Any) -> GroupStepResult | None:
         """Per-batch work in the trainer before verl's advantage step; None: nothing to do."""
         return None
 

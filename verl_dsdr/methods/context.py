@@ -10,12 +10,13 @@ same order). Process-local; imports neither verl nor ray.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-_current: Optional[tuple[np.ndarray, dict[str, torch.Tensor]]] = None
+_current: tuple[np.ndarray, dict[str, torch.Tensor]] | None = None
 
 
 @contextlib.contextmanager
@@ -30,7 +31,7 @@ def step_inputs(uids: Sequence, inputs: dict[str, torch.Tensor]) -> Iterator[Non
         _current = previous
 
 
-def lookup(name: str, index: Any) -> Optional[torch.Tensor]:
+def lookup(name: str, index: Any) -> torch.Tensor | None:
     """The published input ``name`` for the batch whose uids are ``index``; None when none is published."""
     if _current is None or name not in _current[1]:
         return None

@@ -14,8 +14,9 @@ loss, which run in verl's processes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ from verl_dsdr.algorithms.dsdr import (
     sequence_mean,
     shaped_rewards,
 )
-from verl_dsdr.algorithms.groups import group_layout
+from verl_dsdr.algorithms.groups import GroupLayout, group_layout
 from verl_dsdr.methods.base import GroupInputs, GroupStepResult, Method, RewardField, masked_mean
 from verl_dsdr.methods.estimating import GRPO_EPSILON, last_token_bonus, norm_by_std, settings, step_input
 from verl_dsdr.methods.params import Settings, param, section
@@ -160,6 +161,7 @@ class DSDRStats:
     diversity: torch.Tensor  # d (Eq. 9)
     weights: torch.Tensor  # w (Eq. 11)
     coef: torch.Tensor  # c_i = G w_i (loss coefficient)
+    layout: GroupLayout  # the step's groups, derived once from the uids
 
 
 def dsdr_stats(inputs: GroupInputs, settings: DSDRConfig) -> DSDRStats:
@@ -180,7 +182,7 @@ def dsdr_stats(inputs: GroupInputs, settings: DSDRConfig) -> DSDRStats:
         diversity, inputs.correct, layout, tau=settings.tau, sigma_d=settings.sigma_d, mode=settings.coupling
     )
     coef = torch.where(inputs.real, loss_coefficients(weights, layout), zero)
-    return DSDRStats(semantic, formula, diversity, weights, coef)
+    return DSDRStats(semantic, formula, diversity, weights, coef, layout)
 
 
 def dsdr_metrics(inputs: GroupInputs, stats: DSDRStats, settings: DSDRConfig) -> dict[str, float]:
@@ -195,7 +197,7 @@ def dsdr_metrics(inputs: GroupInputs, stats: DSDRStats, settings: DSDRConfig) ->
         "dsdr/d_eq_mean": masked_mean(stats.formula, real),
         "dsdr/d_eq_correct_mean": masked_mean(stats.formula, correct),
         "dsdr/bonus_mean": masked_mean(bonus, real),
-        "dsdr/coupling_weight_entropy": float(entropy_of_weights(stats.weights, inputs.index)),
+        "dsdr/coupling_weight_entropy": float(entropy_of_weights(stats.weights, stats.layout)),
         "dsdr/coupling_weight_max": float(stats.weights.max()) if stats.weights.numel() else 0.0,
         "dsdr/coef_mean": masked_mean(stats.coef, real),
     }
@@ -214,9 +216,9 @@ def compute_dsdr_advantage(
     token_level_rewards: torch.Tensor,
     response_mask: torch.Tensor,
     index: np.ndarray,
-    config: Optional[Any] = None,
-    dsdr_correct: Optional[torch.Tensor] = None,
-    dsdr_diversity: Optional[torch.Tensor] = None,
+    config: Any | None = None,
+    dsdr_correct: torch.Tensor | None = None,
+    dsdr_diversity: torch.Tensor | None = None,
     **_: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``r~_i = r_i + lambda_d * clip(d_i, 0, sigma_d) * 1[correct]`` (Eq. 10), group-normalised like GRPO.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -28,7 +28,7 @@ def norm_by_std(config: Any) -> bool:
     return bool(config.get("norm_adv_by_std_in_grpo", True))
 
 
-def step_input(method: str, name: str, given: Optional[torch.Tensor], index: Any) -> torch.Tensor:
+def step_input(method: str, name: str, given: torch.Tensor | None, index: Any) -> torch.Tensor:
     """An estimator input: passed explicitly, or published by the group trainer for this batch."""
     if given is not None:
         return given

@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from typing import Any, ClassVar, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 
 class ConfigError(ValueError):
@@ -32,10 +33,10 @@ def param(
     *,
     symbol: str = "",
     eq: str = "",
-    low: Optional[float] = None,
+    low: float | None = None,
     low_open: bool = False,
-    high: Optional[float] = None,
-    choices: Optional[Sequence[str]] = None,
+    high: float | None = None,
+    choices: Sequence[str] | None = None,
 ) -> Any:
     """A config field: default, one-line meaning, paper symbol and equation, allowed range."""
     meta = dict(doc=doc, symbol=symbol, eq=eq, low=low, low_open=low_open, high=high, choices=choices)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any, Callable, Iterable, Optional, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from verl_dsdr.methods.base import Method
 from verl_dsdr.methods.params import ConfigError
@@ -41,12 +42,12 @@ def register_method(name: str) -> Callable[[M], M]:
     return decorator
 
 
-def method(name: str) -> Optional[Method]:
+def method(name: str) -> Method | None:
     """The method ``algorithm.adv_estimator=name``; None for verl's own estimators (grpo, gae, ...)."""
     return METHODS.get(name)
 
 
-def method_of(config: Any) -> Optional[Method]:
+def method_of(config: Any) -> Method | None:
     """The method of a composed config's ``algorithm.adv_estimator``."""
     import_method_modules(_configured_modules(config))
     return method(str(config.algorithm.adv_estimator))
@@ -62,7 +63,7 @@ def _configured_modules(config: Any) -> list[str]:
     return [str(m) for m in (modules or [])]
 
 
-def import_method_modules(modules: Optional[Iterable[str]] = None) -> list[str]:
+def import_method_modules(modules: Iterable[str] | None = None) -> list[str]:
     """Import the modules that register more methods: ``modules``, else the plugin's env variable."""
     if modules is None:
         modules = [m for m in os.environ.get(METHOD_MODULES_ENV, "").split(",") if m]

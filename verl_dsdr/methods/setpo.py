@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,13 +53,13 @@ class SetPOConfig(Settings):
     embedder: SetPOEmbedderConfig = section(SetPOEmbedderConfig, "the sentence encoder of the kernel k")
 
 
-def _deprecated_embedder(algorithm: Any, setpo: SetPOConfig) -> Optional[dict]:
+def _deprecated_embedder(algorithm: Any, setpo: SetPOConfig) -> dict | None:
     """``algorithm.dsdr.embedder`` values a SetPO run still sets there (the key before SetPO had its own)."""
     dsdr = algorithm.get("dsdr") if hasattr(algorithm, "get") else None
     old = dsdr.get("embedder") if dsdr is not None and hasattr(dsdr, "get") else None
     if not old:
         return None
-    given = {k: old[k] for k in old.keys() if not str(k).startswith("_")}
+    given = {k: old[k] for k in old if not str(k).startswith("_")}
     defaults = dataclasses.asdict(EmbedderConfig())
     changed = {k: v for k, v in given.items() if defaults.get(k) != v}
     own_defaults = dataclasses.asdict(SetPOEmbedderConfig())
@@ -77,9 +78,9 @@ def compute_setpo_advantage(
     token_level_rewards: torch.Tensor,
     response_mask: torch.Tensor,
     index: np.ndarray,
-    config: Optional[Any] = None,
-    setpo_contributions: Optional[torch.Tensor] = None,
-    setpo_correct: Optional[torch.Tensor] = None,
+    config: Any | None = None,
+    setpo_contributions: torch.Tensor | None = None,
+    setpo_correct: torch.Tensor | None = None,
     **_: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GRPO advantages plus ``lambda * s_i`` (SetPO's leave-one-out set-diversity contribution).

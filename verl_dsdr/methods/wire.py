@@ -16,10 +16,12 @@ the same way. Imports neither verl nor ray (the encoder loads in the reward work
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -147,8 +149,12 @@ class ResponseEmbedding(RewardField):
     def collate(self, values: list[Any], real: torch.Tensor) -> torch.Tensor:
         """float32 ``[B, dim]``; padding rows (and rows without a value) get zeros."""
         dim = len(next((v for v in values if v), []))
-        rows = [v or [0.0] * dim for v in values]
-        return torch.tensor(np.asarray(rows, dtype=np.float32))
+        if any(v and len(v) != dim for v in values):
+            raise ValueError(f"{self.key}: embeddings of different lengths in one batch (expected {dim} floats each)")
+        zero = [0.0] * dim
+        flat = itertools.chain.from_iterable(v or zero for v in values)  # one pass, no nested-list parse
+        out = np.fromiter(flat, dtype=np.float32, count=len(values) * dim)
+        return torch.from_numpy(out.reshape(len(values), dim))
 
 
 class FormulaSet(RewardField):
@@ -178,7 +184,7 @@ class FormulaSet(RewardField):
 
 
 def encode_extras(
-    correct: bool, fields: Optional[Mapping[str, Any]] = None, scoring_seconds: Optional[float] = None
+    correct: bool, fields: Mapping[str, Any] | None = None, scoring_seconds: float | None = None
 ) -> dict[str, Any]:
     """One trajectory's ``reward_extra_info`` entries (plain lists and floats: they cross process boundaries)."""
     out: dict[str, Any] = {CORRECT: 1.0 if correct else 0.0, **(fields or {})}

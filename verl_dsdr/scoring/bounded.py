@@ -38,9 +38,10 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Callable, Sequence
+from typing import Any
 
 __all__ = [
     "Outcome",
@@ -375,10 +376,7 @@ class BoundedRunner:
                         startup_wait=start_waited,
                         waited=busy_waited,
                     )
-                if warm:
-                    pause = None if wait is None else wait - busy_waited
-                else:
-                    pause = start_limit - start_waited
+                pause = (None if wait is None else wait - busy_waited) if warm else start_limit - start_waited
                 self._waiting += 1
                 try:
                     self._cond.wait(pause)
@@ -511,7 +509,7 @@ class BoundedRunner:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> "BoundedRunner":
+    def __enter__(self) -> BoundedRunner:
         return self
 
     def __exit__(self, *exc: object) -> None:

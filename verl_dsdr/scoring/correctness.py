@@ -17,7 +17,8 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from verl_dsdr.scoring.answers import TAIL_CHARS, extract_answer, fast_key, strip_answer
 from verl_dsdr.scoring.hedge import hedge_reason

@@ -27,8 +27,9 @@ import os
 import re
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -330,10 +331,7 @@ class ResponseEmbedder:
         if not cleaned:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            if self.chunking == "truncate":
-                out = self._embed(cleaned)
-            else:
-                out = self._embed_chunked(cleaned)
+            out = self._embed(cleaned) if self.chunking == "truncate" else self._embed_chunked(cleaned)
         return _unit_rows(out)
 
     def _embed(self, texts: list[str]) -> np.ndarray:

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from typing import Iterator
+from collections.abc import Iterator
 
 __all__ = [
     "CANONICAL_MODES",
@@ -273,7 +273,9 @@ def _normalise(content: str) -> list[tuple[str, str]]:
     return [(key, src)]
 
 
-def _normalise_tokens(content: str) -> list[tuple[str, str]]:
+# noqa: C901 below: one pass of a small LaTeX tokenizer whose branches are its grammar; split up, the
+# state (depth, pending command, current key) would travel between functions.
+def _normalise_tokens(content: str) -> list[tuple[str, str]]:  # noqa: C901
     """Split a span into lines and return ``(key, latex_source)`` per non-empty line.
 
     key: whitespace, ``\\left``/``\\right`` (and ``\\bigl`` etc.), ``\\displaystyle``, spacing

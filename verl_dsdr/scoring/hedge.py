@@ -28,24 +28,151 @@ import re
 __all__ = ["hedge_reason", "names_several_values", "MATH_WORDS", "UNIT_WORDS"]
 
 MATH_WORDS = frozenset(
-    "sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh log ln lg exp max min gcd lcm mod "
-    "pmod det lim sup inf arg deg dim ker sqrt frac pi infty infinity".split()
+    [
+        "sin",
+        "cos",
+        "tan",
+        "cot",
+        "sec",
+        "csc",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "log",
+        "ln",
+        "lg",
+        "exp",
+        "max",
+        "min",
+        "gcd",
+        "lcm",
+        "mod",
+        "pmod",
+        "det",
+        "lim",
+        "sup",
+        "inf",
+        "arg",
+        "deg",
+        "dim",
+        "ker",
+        "sqrt",
+        "frac",
+        "pi",
+        "infty",
+        "infinity",
+    ]
 )
 UNIT_WORDS = frozenset(
-    "mm cm dm km in inch inches ft foot feet yd yard yards mi mile miles meter meters metre metres "
-    "sq square cubic unit units degree degrees rad radian radians sec second seconds min minute minutes "
-    "hr hrs hour hours day days week weeks month months year years dollar dollars cent cents kg mg "
-    "gram grams lb lbs pound pounds oz ounce ounces ml liter liters litre litres gallon gallons mph "
-    "kmh percent".split()
+    [
+        "mm",
+        "cm",
+        "dm",
+        "km",
+        "in",
+        "inch",
+        "inches",
+        "ft",
+        "foot",
+        "feet",
+        "yd",
+        "yard",
+        "yards",
+        "mi",
+        "mile",
+        "miles",
+        "meter",
+        "meters",
+        "metre",
+        "metres",
+        "sq",
+        "square",
+        "cubic",
+        "unit",
+        "units",
+        "degree",
+        "degrees",
+        "rad",
+        "radian",
+        "radians",
+        "sec",
+        "second",
+        "seconds",
+        "min",
+        "minute",
+        "minutes",
+        "hr",
+        "hrs",
+        "hour",
+        "hours",
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "dollar",
+        "dollars",
+        "cent",
+        "cents",
+        "kg",
+        "mg",
+        "gram",
+        "grams",
+        "lb",
+        "lbs",
+        "pound",
+        "pounds",
+        "oz",
+        "ounce",
+        "ounces",
+        "ml",
+        "liter",
+        "liters",
+        "litre",
+        "litres",
+        "gallon",
+        "gallons",
+        "mph",
+        "kmh",
+        "percent",
+    ]
 )
-_NOT_NAMES = frozenset("if is so we as be by of on to at it an no or and but not".split())
+_NOT_NAMES = frozenset(
+    ["if", "is", "so", "we", "as", "be", "by", "of", "on", "to", "at", "it", "an", "no", "or", "and", "but", "not"]
+)
 _SEPARATOR_WORDS = frozenset({"or", "and"})
 
 _COMMAND = re.compile(r"\\[A-Za-z]+")
 _SPACING = re.compile(r"\\[,;:!> ]\s*")
 # Commands that are part of a value, not a name: a left side made only of these and digits is a value.
 _VALUE_COMMANDS = frozenset(
-    "frac dfrac tfrac sqrt cdot times div pi infty left right pm mp circ text mathrm mbox textbf displaystyle".split()
+    [
+        "frac",
+        "dfrac",
+        "tfrac",
+        "sqrt",
+        "cdot",
+        "times",
+        "div",
+        "pi",
+        "infty",
+        "left",
+        "right",
+        "pm",
+        "mp",
+        "circ",
+        "text",
+        "mathrm",
+        "mbox",
+        "textbf",
+        "displaystyle",
+    ]
 )
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _LETTER = re.compile(r"[^\W\d_]")

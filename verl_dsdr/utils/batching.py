@@ -8,7 +8,8 @@ request in a queue and one task runs the queued items together, on a worker thre
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Generic, Optional, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,8 +30,8 @@ class MicroBatcher(Generic[T, R]):
         self.max_batch = max_batch
         self.window_s = window_s
         self._queue: list[tuple[T, asyncio.Future]] = []
-        self._wakeup: Optional[asyncio.Event] = None
-        self._task: Optional[asyncio.Task] = None
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
         self.calls = 0
         self.items = 0
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 
-__all__ = ["NOISE", "STARTUP_MILESTONES", "BriefConsole", "parse_step_line", "strip_ray_prefix"]
+__all__ = ["NOISE", "STARTUP_MILESTONES", "BriefConsole", "Timeline", "parse_step_line", "strip_ray_prefix"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 RAY_PREFIX = re.compile(r"^\((?P<who>[^()]*?pid=\d+[^()]*)\)\s?")
@@ -59,8 +59,9 @@ STARTUP_MILESTONES: tuple[tuple[str, re.Pattern], ...] = tuple(
         ("actor engine initialized", r"actor and ref model engine initialized"),
         ("reward loop manager initialized", r"reward loop manager initialized"),
         ("checkpoint engine manager initialized", r"checkpoint engine manager initialized"),
+        ("training loop set up", r"Training Progress:\s+0%"),
         ("agent-loop and reward workers ready", r"reward and agent-loop workers ready"),
-        ("step 1 begins", r"Training Progress:\s+0%"),
+        ("step 1 begins", r"Creating file logger at"),  # verl's last line before the first step (trainer.logger: file)
     )
 )
 # Shown on the brief console (the others are for the start-up benchmark's table).
@@ -145,3 +146,39 @@ class BriefConsole:
         if "timing_s/step" in step:
             parts.append(f"{step['timing_s/step']:.1f} s")
         return f"{head}: {', '.join(parts)}"
+
+
+class Timeline:
+    """When a run reached each start-up milestone and each training step, in seconds since its launch.
+
+    Fed every line as the launcher receives it (Ray forwards a worker's lines within about a
+    second); written as ``timeline.json`` beside ``train.log`` and read by ``scripts/bench_startup.py``.
+    """
+
+    def __init__(self) -> None:
+        self.milestones: dict[str, float] = {}
+        self.steps: dict[int, float] = {}
+        self.events: dict[str, float] = {}
+
+    def feed(self, line: str, seconds: float) -> None:
+        plain = ANSI.sub("", line)
+        for label, pattern in STARTUP_MILESTONES:
+            if label not in self.milestones and pattern.search(plain):
+                self.milestones[label] = seconds
+        step = parse_step_line(strip_ray_prefix(line)[1])
+        if step is not None:
+            self.steps.setdefault(int(step["step"]), seconds)
+
+    def mark(self, event: str, seconds: float) -> None:
+        """An event the launcher sees itself: ``trainer exited``, ``processes stopped``."""
+        self.events[event] = seconds
+
+    def as_json(self) -> dict:
+        return {
+            "milestones": [
+                [label, round(self.milestones[label], 3)] for label, _ in STARTUP_MILESTONES if label in self.milestones
+            ],
+            "steps": [[step, round(t, 3)] for step, t in sorted(self.steps.items())],
+            "events": {event: round(t, 3) for event, t in self.events.items()},
+            "method": "seconds since the launcher started the run, when each line reached the launcher",
+        }

@@ -9,7 +9,7 @@ uploads it later). ``scripts/lib/env.sh`` applies the same rule to the shell scr
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 __all__ = ["asks_for_wandb", "wandb_mode_default"]
 
