@@ -37,6 +37,16 @@ def asym_grpo_advantages(
 
     Correctness is ``scores > threshold`` (verl's ``math_dapo`` gives +-1, other scorers 0/1:
     threshold 0 separates both). ``p`` is the fraction of correct rollouts in the sample's group.
+
+    Args:
+        scores: ``[B]`` sequence-level scores.
+        index: ``[B]`` uids (or a ``GroupLayout``).
+        beta_pos: exponent for correct rollouts (>= 0).
+        beta_neg: exponent for incorrect rollouts (>= 0).
+        threshold: a score counts as correct when it is ``> threshold``.
+
+    Returns:
+        float32 ``[B]`` advantages (0 in groups with p in {0, 1}).
     """
     bp = _check_beta(beta_pos, "beta_pos")
     bn = _check_beta(beta_neg, "beta_neg")

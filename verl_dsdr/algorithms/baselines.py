@@ -32,6 +32,16 @@ def grpo_advantages(
     ``s`` is each row's summed reward; ``mean_g`` and the **unbiased** ``std_g`` are over the row's
     group (same uid). A group of one gets mean 0 and std 1 (verl's rule). ``norm_by_std=False``
     leaves ``s - mean_g``.
+
+    Args:
+        token_level_rewards: ``[B, L]`` rewards.
+        response_mask: ``[B, L]`` valid-token mask.
+        index: ``[B]`` uids (or a ``GroupLayout``).
+        epsilon: added to the std.
+        norm_by_std: divide by the std (verl's ``norm_adv_by_std_in_grpo``).
+
+    Returns:
+        ``[B, L]`` advantages, zero on padding.
     """
     scores = token_level_rewards.sum(dim=-1)
     layout = group_layout(index, scores.device)
@@ -53,7 +63,16 @@ def _masked_sum(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None
 
 
 def aggregate(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
-    """One micro-batch's scalar loss as verl's ``agg_loss`` with ``dp_size=1`` and the micro-batch's own counts."""
+    """One micro-batch's scalar loss as verl's ``agg_loss`` with ``dp_size=1`` and the micro-batch's own counts.
+
+    Args:
+        loss_mat: ``[B, L]`` per-token losses.
+        mask: ``[B, L]`` valid-token mask.
+        mode: ``token-mean``, ``token-sum``, ``seq-mean-token-sum`` or ``seq-mean-token-mean``.
+
+    Returns:
+        scalar loss, shape ``[]``.
+    """
     mask = mask.to(loss_mat.dtype)
     if mode == "token-mean":
         return _masked_sum(loss_mat, mask) / mask.sum()
@@ -80,7 +99,20 @@ def ppo_clip_loss(
     clip_ratio_c: float = 3.0,
     mode: str = "token-mean",
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Dual-clip PPO on the sampled tokens (verl's ``vanilla`` policy loss) and its ``ppo_kl`` / ``pg_clipfrac``."""
+    """Dual-clip PPO on the sampled tokens (verl's ``vanilla`` policy loss) and its ``ppo_kl`` / ``pg_clipfrac``.
+
+    Args:
+        log_prob: ``[B, L]`` current log-probs of the sampled tokens.
+        old_log_prob: ``[B, L]`` log-probs at sampling time.
+        advantages: ``[B, L]``.
+        mask: ``[B, L]`` valid-token mask.
+        clip_low, clip_high: PPO clip range around 1.
+        clip_ratio_c: dual-clip bound for negative advantages.
+        mode: aggregation, as in :func:`aggregate`.
+
+    Returns:
+        (loss ``[]``, {``ppo_kl``: ``[]``, ``pg_clipfrac``: ``[]``}).
+    """
     neg_kl = torch.clamp(log_prob - old_log_prob, min=-LOG_RATIO_CLAMP, max=LOG_RATIO_CLAMP)
     ratio = torch.exp(neg_kl)
     losses1 = -advantages * ratio

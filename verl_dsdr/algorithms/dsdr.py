@@ -73,6 +73,12 @@ def normalized_embeddings(embeddings: Any) -> torch.Tensor:
 
     Rows are first divided by their max-abs entry, so the result does not depend on the input
     scale (no overflow at 1e30, no underflow to "zero" at 1e-30).
+
+    Args:
+        embeddings: ``[B, dim]`` finite numbers.
+
+    Returns:
+        float32 ``[B, dim]``, unit rows (zero rows stay zero).
     """
     e = to_float_tensor(embeddings, "embeddings")
     if e.dim() != 2:
@@ -91,6 +97,14 @@ def semantic_diversity(embeddings: Any, index: Any, peer_mask: Any = None) -> to
     (bool ``[B]``) only members whose mask is True count (spec option peers=correct). No peers
     (group of size 1, or all peers masked out) gives 0. One batched matrix product over the
     padded ``[n_groups, G_max, dim]`` layout. A zero embedding is at distance 1/2 from everything.
+
+    Args:
+        embeddings: ``[B, dim]`` response embeddings.
+        index: ``[B]`` uids, or the step's ``GroupLayout``.
+        peer_mask: optional bool ``[B]``: who counts as a peer.
+
+    Returns:
+        float32 ``[B]`` in [0, 1].
     """
     z = normalized_embeddings(embeddings)
     layout = group_layout(index, z.device)
@@ -147,6 +161,15 @@ def formula_uniqueness(
 
     The output lives on ``device`` if given, else on the device of ``peer_mask`` or ``index``
     when those are tensors, else on the CPU.
+
+    Args:
+        formula_sets: ``B`` iterables of hashable formula keys.
+        index: ``[B]`` uids, or the step's ``GroupLayout``.
+        peer_mask: optional bool ``[B]``: who counts as a peer.
+        device: where the result goes.
+
+    Returns:
+        float32 ``[B]`` in [0, 1].
     """
     out_device = torch.device(device) if device is not None else device_of(peer_mask, index)
     layout = group_layout(index, "cpu")  # the counting is done in numpy
@@ -184,6 +207,14 @@ def global_diversity(semantic: Any, formula: Any, weight: float = 0.5) -> torch.
 
     The paper's Eq. 9 is the plain average (weight 1/2). ``weight`` must lie in [0, 1] so that
     ``d_i`` stays in [0, 1].
+
+    Args:
+        semantic: ``[B]`` ``D_emb``.
+        formula: ``[B]`` ``D_eq``.
+        weight: share of ``D_emb``, in [0, 1].
+
+    Returns:
+        float32 ``[B]`` ``d``.
     """
     if not (isinstance(weight, (int, float)) and 0.0 <= float(weight) <= 1.0):
         raise ValueError(f"weight must be a number in [0, 1] (share of semantic diversity), got {weight!r}")
@@ -202,7 +233,15 @@ def _check_sigma(sigma_d: float) -> float:
 
 
 def clipped_diversity(diversity: Any, sigma_d: float = 1.0) -> torch.Tensor:
-    """``d_bar_i = clip(d_i, 0, sigma_d)``, float32 (Eq. 10, also the input of Eq. 11)."""
+    """``d_bar_i = clip(d_i, 0, sigma_d)``, float32 (Eq. 10, also the input of Eq. 11).
+
+    Args:
+        diversity: ``[B]`` ``d``.
+        sigma_d: clip bound (> 0).
+
+    Returns:
+        float32 ``[B]`` ``d_bar`` in [0, sigma_d].
+    """
     sigma = _check_sigma(sigma_d)
     return to_float_tensor(diversity, "diversity").clamp(0.0, sigma)
 
@@ -213,6 +252,16 @@ def shaped_rewards(scores: Any, correct: Any, diversity: Any, lambda_d: float, s
     Incorrect rollouts keep their score exactly. With ``lambda_d == 0`` the result is
     bit-identical to ``scores`` cast to float32 (the "w/o GD" ablation). ``lambda_d`` must be
     >= 0: the term is a bonus.
+
+    Args:
+        scores: ``[B]`` sequence-level rewards ``r``.
+        correct: bool (or 0/1) ``[B]``.
+        diversity: ``[B]`` ``d``.
+        lambda_d: bonus weight (>= 0).
+        sigma_d: clip bound of ``d`` (> 0).
+
+    Returns:
+        float32 ``[B]`` ``r~``.
     """
     if not (isinstance(lambda_d, (int, float)) and math.isfinite(lambda_d) and lambda_d >= 0):
         raise ValueError(f"lambda_d must be a finite number >= 0 (diversity bonus scale), got {lambda_d!r}")
@@ -244,6 +293,17 @@ def coupling_weights(
     mass on the most distinctive correct rollout. The group max is subtracted before exp.
     ``mode="uniform"`` gives ``1/|P|`` (the "w/o GC" ablation, Sec. 4.3). ``tau`` must be > 0
     in both modes.
+
+    Args:
+        diversity: ``[B]`` ``d``.
+        correct: bool (or 0/1) ``[B]``.
+        index: ``[B]`` uids, or the step's ``GroupLayout``.
+        tau: temperature (> 0).
+        sigma_d: clip bound of ``d`` (> 0).
+        mode: ``softmax`` or ``uniform``.
+
+    Returns:
+        float32 ``[B]`` ``w``; each group's correct rollouts sum to 1, others are 0.
     """
     if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
         raise ValueError(f"tau must be a finite number > 0 (it multiplies d_bar in Eq. 11), got {tau!r}")
@@ -271,7 +331,15 @@ def coupling_weights(
 
 
 def group_sizes(index: Any, *, device: torch.device | str | None = None) -> torch.Tensor:
-    """Size ``G_i`` of each sample's group, int64 ``[B]`` (on ``device``, else the index's device)."""
+    """Size ``G_i`` of each sample's group, int64 ``[B]`` (on ``device``, else the index's device).
+
+    Args:
+        index: ``[B]`` uids, or a ``GroupLayout``.
+        device: where the result goes.
+
+    Returns:
+        int64 ``[B]``.
+    """
     layout = group_layout(index, device if device is not None else device_of(index))
     return sample_group_sizes(layout)
 
@@ -283,6 +351,13 @@ def loss_coefficients(weights: Any, index: Any) -> torch.Tensor:
     ``w_i * H_hat_i`` averaged over prompts when every group has the same size G (verl: ``n``
     rollouts per prompt; exactly ``(1/B) sum_g G_g sum_{i in g} w_i H_hat_i`` otherwise), and it
     decomposes over any micro-batch split because ``c_i`` travels with its sample.
+
+    Args:
+        weights: ``[B]`` coupling weights ``w``.
+        index: ``[B]`` uids, or the step's ``GroupLayout``.
+
+    Returns:
+        float32 ``[B]`` ``c``.
     """
     w = to_float_tensor(weights, "weights")
     if w.dim() != 1:
@@ -302,6 +377,14 @@ def local_entropy_tokens(log_prob: Any, old_log_prob: Any, detach_ratio: bool = 
     ``-grad sum_a pi(a) = 0``: the value is the same estimate of H but the gradient is zero-mean
     noise, not an entropy gradient (docs/ALGORITHM.md).
     Masked positions are not zeroed here: aggregate with ``sequence_mean`` or ``local_entropy``.
+
+    Args:
+        log_prob: ``[B, L]`` current log-probs of the sampled tokens (carries the gradient).
+        old_log_prob: ``[B, L]`` log-probs at sampling time (a constant).
+        detach_ratio: detach ``rho``.
+
+    Returns:
+        float32 ``[B, L]`` integrand (padding positions not zeroed).
     """
     lp = to_float_tensor(log_prob, "log_prob")
     old = to_float_tensor(old_log_prob, "old_log_prob", lp.device).detach()
@@ -318,6 +401,13 @@ def sequence_mean(token_values: Any, response_mask: Any) -> torch.Tensor:
 
     ``T_i`` is the number of valid tokens; an all-masked row gives 0. Masked positions are
     excluded with ``where`` (never multiplied), so NaN/inf there cannot leak into the result.
+
+    Args:
+        token_values: ``[B, L]``.
+        response_mask: ``[B, L]`` valid-token mask.
+
+    Returns:
+        float32 ``[B]``.
     """
     x = to_float_tensor(token_values, "token_values")
     m = to_bool_tensor(response_mask, "response_mask", x.device)
@@ -336,6 +426,15 @@ def local_entropy(log_prob: Any, old_log_prob: Any, response_mask: Any, detach_r
     ``H_hat_i = -(1/T_i) sum_t rho_{i,t} log pi_theta(o_{i,t})`` over valid tokens (0 for an
     all-masked row). Padding positions are replaced by 0 *before* the integrand, so arbitrary
     values there (e.g. -inf log-probs) give neither NaN values nor NaN gradients.
+
+    Args:
+        log_prob: ``[B, L]`` current log-probs of the sampled tokens.
+        old_log_prob: ``[B, L]`` log-probs at sampling time.
+        response_mask: ``[B, L]`` valid-token mask.
+        detach_ratio: detach ``rho``.
+
+    Returns:
+        float32 ``[B]`` ``H_hat``.
     """
     lp = to_float_tensor(log_prob, "log_prob")
     old = to_float_tensor(old_log_prob, "old_log_prob", lp.device)
@@ -357,6 +456,14 @@ def entropy_of_weights(weights: Any, index: Any, reduction: str = "mean") -> tor
     ``reduction="none"``: float32 ``[n_groups]`` in order of first appearance, NaN for undefined
     groups. ``reduction="mean"``: scalar mean over defined groups, 0 when there is none.
     Uniform weights over |P| rollouts give log|P|; a one-hot group gives 0.
+
+    Args:
+        weights: ``[B]`` coupling weights ``w``.
+        index: ``[B]`` uids, or the step's ``GroupLayout``.
+        reduction: ``mean`` or ``none``.
+
+    Returns:
+        float32 ``[]`` (``mean``) or ``[n_groups]`` (``none``).
     """
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")

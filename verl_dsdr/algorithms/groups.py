@@ -57,6 +57,12 @@ def group_ids(index: Index) -> tuple[torch.Tensor, int]:
     uids are compared with Python equality/hash, so ``"a"``/``np.str_("a")`` and ``1``/``np.int64(1)``
     name the same group while ``1`` and ``"1"`` do not. Mixed uid types are allowed.
     Returns a CPU ``int64`` tensor ``[B]``.
+
+    Args:
+        index: ``[B]`` uids, or a ``GroupLayout``.
+
+    Returns:
+        (int64 ``[B]`` dense group ids on the CPU, number of groups).
     """
     if isinstance(index, GroupLayout):
         return index.ids.cpu(), index.n_groups
@@ -106,7 +112,15 @@ class GroupLayout:
 
 
 def group_layout(index: Index, device: torch.device | str | None = None) -> GroupLayout:
-    """Build (or move) the padded layout for ``index``; computed on CPU, then moved once."""
+    """Build (or move) the padded layout for ``index``; computed on CPU, then moved once.
+
+    Args:
+        index: ``[B]`` uids, or a ``GroupLayout`` (returned, moved if ``device`` is given).
+        device: where the layout's tensors go.
+
+    Returns:
+        ``GroupLayout`` with ``ids`` ``[B]``, ``slots`` ``[B]``, ``sizes`` ``[n_groups]``.
+    """
     if isinstance(index, GroupLayout):
         return index if device is None else index.to(device)
     ids, n_groups = group_ids(index)
@@ -121,7 +135,16 @@ def group_layout(index: Index, device: torch.device | str | None = None) -> Grou
 
 
 def to_padded(values: torch.Tensor, layout: GroupLayout, fill: float | bool = 0) -> torch.Tensor:
-    """Scatter ``values [B, ...]`` to ``[n_groups, max_size, ...]``; empty slots hold ``fill``."""
+    """Scatter ``values [B, ...]`` to ``[n_groups, max_size, ...]``; empty slots hold ``fill``.
+
+    Args:
+        values: ``[B, ...]``.
+        layout: the batch's ``GroupLayout``.
+        fill: value of the empty slots.
+
+    Returns:
+        ``[n_groups, max_size, ...]``.
+    """
     if values.shape[0] != layout.batch_size:
         raise ValueError(f"values has {values.shape[0]} rows but index has {layout.batch_size} samples")
     out = values.new_full((layout.n_groups, layout.max_size, *values.shape[1:]), fill)
@@ -129,17 +152,39 @@ def to_padded(values: torch.Tensor, layout: GroupLayout, fill: float | bool = 0)
 
 
 def from_padded(padded: torch.Tensor, layout: GroupLayout) -> torch.Tensor:
-    """Gather ``[n_groups, max_size, ...]`` back to the flat batch order ``[B, ...]``."""
+    """Gather ``[n_groups, max_size, ...]`` back to the flat batch order ``[B, ...]``.
+
+    Args:
+        padded: ``[n_groups, max_size, ...]``.
+        layout: the batch's ``GroupLayout``.
+
+    Returns:
+        ``[B, ...]``.
+    """
     return padded[layout.ids, layout.slots]
 
 
 def sample_group_sizes(layout: GroupLayout) -> torch.Tensor:
-    """Size of each sample's group, ``int64 [B]`` (G_i in spec section 6)."""
+    """Size of each sample's group, ``int64 [B]`` (G_i in spec section 6).
+
+    Args:
+        layout: the batch's ``GroupLayout``.
+
+    Returns:
+        int64 ``[B]``.
+    """
     return layout.sizes[layout.ids]
 
 
 def device_of(*candidates: Any) -> torch.device | None:
-    """Device of the first tensor (or layout) among ``candidates``; None if there is none."""
+    """Device of the first tensor (or layout) among ``candidates``; None if there is none.
+
+    Args:
+        candidates: anything; tensors and layouts are looked at.
+
+    Returns:
+        the first one's device, or None.
+    """
     for c in candidates:
         if isinstance(c, torch.Tensor):
             return c.device
@@ -149,7 +194,16 @@ def device_of(*candidates: Any) -> torch.device | None:
 
 
 def to_float_tensor(x: Any, name: str, device: torch.device | None = None) -> torch.Tensor:
-    """``x`` as a float32 tensor (kept differentiable, kept on its device unless ``device`` is given)."""
+    """``x`` as a float32 tensor (kept differentiable, kept on its device unless ``device`` is given).
+
+    Args:
+        x: a tensor, numpy array or (nested) list of numbers, any shape.
+        name: the argument's name, for error messages.
+        device: where the result goes (default: where ``x`` is).
+
+    Returns:
+        float32 tensor, ``x``'s shape (e.g. ``[B]``).
+    """
     if isinstance(x, torch.Tensor):
         t = x
     else:
@@ -164,7 +218,16 @@ def to_float_tensor(x: Any, name: str, device: torch.device | None = None) -> to
 
 
 def to_bool_tensor(x: Any, name: str, device: torch.device | None = None) -> torch.Tensor:
-    """``x`` as a bool tensor; numeric input must hold only 0 and 1 (pass ``scores > t`` otherwise)."""
+    """``x`` as a bool tensor; numeric input must hold only 0 and 1 (pass ``scores > t`` otherwise).
+
+    Args:
+        x: a bool or 0/1 tensor, numpy array or list, any shape.
+        name: the argument's name, for error messages.
+        device: where the result goes (default: where ``x`` is).
+
+    Returns:
+        bool tensor, ``x``'s shape (e.g. ``[B]``).
+    """
     if isinstance(x, torch.Tensor):
         t = x
     else:
@@ -185,14 +248,31 @@ def to_bool_tensor(x: Any, name: str, device: torch.device | None = None) -> tor
 
 
 def check_batch(t: torch.Tensor, batch: int, name: str, ndim: int = 1) -> None:
-    """Raise a clear error unless ``t`` has ``ndim`` dims and ``batch`` rows."""
+    """Raise a clear error unless ``t`` has ``ndim`` dims and ``batch`` rows.
+
+    Args:
+        t: the tensor to check.
+        batch: expected rows ``B``.
+        name: the argument's name, for the error message.
+        ndim: expected number of dimensions.
+
+    Returns:
+        None; raises ValueError otherwise.
+    """
     if t.dim() != ndim or t.shape[0] != batch:
         want = "[B]" if ndim == 1 else "[B, " + ", ".join("..." for _ in range(ndim - 1)) + "]"
         raise ValueError(f"{name} must have shape {want} with B={batch} (one row per sample), got {tuple(t.shape)}")
 
 
 def sequence_of(x: Sequence | Any) -> list:
-    """Materialise a per-sample sequence (list, tuple, numpy object array, ...) as a list."""
+    """Materialise a per-sample sequence (list, tuple, numpy object array, ...) as a list.
+
+    Args:
+        x: ``B`` per-sample items (list, tuple, numpy array, ...).
+
+    Returns:
+        a list of ``B`` items (``[B]``).
+    """
     if isinstance(x, np.ndarray):
         return list(x) if x.dtype == object else x.tolist()
     return list(x)

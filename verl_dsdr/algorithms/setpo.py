@@ -44,6 +44,13 @@ def setpo_set_diversity(embeddings: Any, index: Any) -> torch.Tensor:
 
     Ranges over [-log 2, -log(1 + 1/n)]: -log 2 for n identical responses, -log(1 + 1/n) for n
     mutually orthogonal ones.
+
+    Args:
+        embeddings: ``[B, dim]`` response embeddings.
+        index: ``[B]`` uids, or the step's ``GroupLayout``.
+
+    Returns:
+        float32 ``[n_groups]``.
     """
     k, layout = _similarity(embeddings, index)
     n = layout.sizes.to(k.dtype)
@@ -59,6 +66,13 @@ def setpo_contributions(embeddings: Any, index: Any) -> torch.Tensor:
 
     Closed form over the padded group (see module docstring). A group of size 1 gets s = 0:
     ``D`` of the empty set is undefined and a lone rollout has nothing to be rarer than.
+
+    Args:
+        embeddings: ``[B, dim]`` response embeddings.
+        index: ``[B]`` uids, or the step's ``GroupLayout``.
+
+    Returns:
+        float32 ``[B]`` ``s``.
     """
     k, layout = _similarity(embeddings, index)
     if layout.batch_size == 0:
@@ -90,6 +104,16 @@ def setpo_shaped_advantages(
     ``base_advantages`` is ``[B]`` or token-level ``[B, L]`` (then s_i is broadcast over tokens and
     ``response_mask``, if given, zeroes padding as verl's estimators do). With ``correct`` (bool
     ``[B]``) only correct rollouts get the term (the correct-only flag).
+
+    Args:
+        base_advantages: ``[B]`` or ``[B, L]`` GRPO advantages.
+        contributions: ``[B]`` ``s``.
+        correct: optional bool ``[B]``: only these get the term.
+        lambda_: weight of ``s``.
+        response_mask: optional ``[B, L]``, with token-level advantages only.
+
+    Returns:
+        float32, the shape of ``base_advantages`` (``[B]`` or ``[B, L]``).
     """
     if not (isinstance(lambda_, (int, float)) and math.isfinite(lambda_)):
         raise ValueError(f"lambda_ must be a finite number, got {lambda_!r}")
