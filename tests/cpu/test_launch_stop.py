@@ -9,6 +9,7 @@ Ray's renamed agents), found only as a descendant. The real run is stopped the s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -123,6 +124,11 @@ def test_a_run_that_ends_by_itself_leaves_nothing(tmp_path):
     assert not _alive(pids)
     assert not Path(run.ray_dir).exists()
     assert "stopped the run's leftover processes" in (tmp_path / "run" / "train.log").read_text()
+    timeline = json.loads((tmp_path / "run" / "timeline.json").read_text())  # scripts/bench_startup.py reads it
+    assert [step for step, _ in timeline["steps"]] == [1]
+    assert (
+        0 < timeline["steps"][0][1] <= timeline["events"]["trainer exited"] <= timeline["events"]["processes stopped"]
+    )
 
 
 def test_the_scripts_forward_a_signal_to_their_step_and_say_so(tmp_path):
