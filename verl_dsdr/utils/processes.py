@@ -1,11 +1,11 @@
 """Find and stop exactly the processes of one run (or one local cluster), never anything by name.
 
 A run's processes are recognised by identity: the token every one of them inherits in
-``VERL_DSDR_RUN_TOKEN``, or the run's own folder on their command line, and every descendant of
-those. Descendants matter because Ray renames its agents and workers (``ray::DashboardAgent``,
-``ray::WorkerDict``) over their command line and environment; they are found as children of the
-raylet that started them, and must be collected before the raylet is stopped (afterwards they are
-orphans that nothing names). :func:`stop_own_processes` is the one clean-up of the launcher
+``VERL_DSDR_RUN_TOKEN``, the run's own folder on their command line or among their open files
+(Ray's logs live there), and every descendant of those. Ray renames its agents and workers
+(``ray::DashboardAgent``, ``ray::WorkerDict``) over their command line and, for some, their
+environment: they are found as children of the raylet that started them, or, once a killed
+raylet left them orphaned, by the log files they keep open in the run's folder. :func:`stop_own_processes` is the one clean-up of the launcher
 (:mod:`verl_dsdr.launch`) and of the local cluster (:mod:`verl_dsdr.cpu.local_cluster`).
 """
 
@@ -20,9 +20,14 @@ __all__ = ["MARKER_ENV", "own_processes", "stop_own_processes", "stop_processes"
 MARKER_ENV = "VERL_DSDR_RUN_TOKEN"
 
 
+def _holds_file_in(proc, folder: str) -> bool:
+    prefix = folder.rstrip("/") + "/"
+    return any(f.path.startswith(prefix) for f in proc.open_files())
+
+
 def own_processes(token: str, folder: str) -> list[int]:
-    """PIDs of a run's processes: ``token`` in their environment or ``folder`` on their command line,
-    and all their descendants; never this process."""
+    """PIDs of a run's processes: ``token`` in their environment, ``folder`` on their command line
+    or holding a file open in it, and all their descendants; never this process."""
     import psutil
 
     me = os.getpid()
@@ -32,7 +37,11 @@ def own_processes(token: str, folder: str) -> list[int]:
             continue
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
-            if (folder and folder in cmdline) or (token and proc.environ().get(MARKER_ENV) == token):
+            if (
+                (folder and folder in cmdline)
+                or (token and proc.environ().get(MARKER_ENV) == token)
+                or (folder and _holds_file_in(proc, folder))
+            ):
                 found.add(proc.info["pid"])
                 found.update(child.pid for child in proc.children(recursive=True))
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
