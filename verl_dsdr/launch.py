@@ -4,8 +4,9 @@ The one launcher behind the quickstart, the integration tests, the whole-step be
 toy reproduction. Each run gets its own run folder (``train.log``, file-logger ``metrics.jsonl``,
 ``run_info.json``) and its own short Ray session folder. Every process of the run carries a
 token in its environment (``VERL_DSDR_RUN_TOKEN``); afterwards exactly the processes with that
-token or naming that session folder, and their descendants, are stopped (SIGTERM, then SIGKILL;
-:mod:`verl_dsdr.utils.processes`), never anything by a broad name, and the session folder is removed.
+token or naming that session folder (on their command line or among their open files), and their
+descendants, are stopped (SIGTERM, then SIGKILL; :mod:`verl_dsdr.utils.processes`), never anything
+by a broad name, and the session folder is removed.
 
 Stopping a run: the run starts in a session of its own, so a Ctrl-C in the terminal reaches the
 launcher alone, which then stops the run's processes itself. The first SIGINT or SIGTERM
