@@ -8,12 +8,14 @@ ensure_venv test
 # Every verl run of the suite starts its own Ray in its own folder and stops exactly its own
 # processes (verl_dsdr.launch), so the suite can run beside a quickstart or another suite.
 if [ "$#" -eq 0 ]; then
-  # The whole suite starts with the linter and the type checker (settings in pyproject.toml).
+  # The whole suite starts with the linter, the type checker and the dead-code check (settings in pyproject.toml).
   echo "[verl-dsdr] ruff check and ruff format --check"
   "$PYTHON" -m ruff check "$REPO"
   "$PYTHON" -m ruff format --check "$REPO"
   typed=(verl_dsdr/algorithms verl_dsdr/methods verl_dsdr/scoring)
   echo "[verl-dsdr] mypy ${typed[*]}"
   "$PYTHON" -m mypy "${typed[@]}"
+  echo "[verl-dsdr] vulture (dead code at 80% confidence; settings and reasons in pyproject.toml)"
+  "$PYTHON" -m vulture
 fi
 "$PYTHON" -m pytest "$@"   # no arguments: pytest.ini's testpaths (tests/)

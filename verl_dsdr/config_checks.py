@@ -10,12 +10,12 @@ trainer mode). Imports neither verl nor ray.
 from __future__ import annotations
 
 import os
-import re
 
 from omegaconf import DictConfig, OmegaConf
 
 from verl_dsdr.methods import METHODS, method_of, settings_of
 from verl_dsdr.methods.params import ConfigError
+from verl_dsdr.utils.hub import is_hub_id  # org/name: verl resolves it from the Hugging Face cache
 
 __all__ = ["ConfigError", "check_config", "check_method_settings"]
 
@@ -27,14 +27,6 @@ CPU_TRAINER_MODES = ("sync", "colocate_async")
 
 def _is_remote(value: str) -> bool:
     return "://" in value
-
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def _looks_like_hub_id(value: str) -> bool:
-    """``org/name`` (verl resolves it from the Hugging Face cache); anything else is a local path."""
-    return bool(_HUB_ID.match(value)) and not value.endswith((".parquet", ".json", ".jsonl"))
 
 
 def check_method_settings(config: DictConfig) -> dict:
@@ -69,7 +61,7 @@ def _check_trainer_mode(config: DictConfig) -> None:
 def _check_local_paths(config: DictConfig) -> None:
     model_path = str(config.actor_rollout_ref.model.path)
     exists = os.path.exists(os.path.expanduser(model_path))
-    if not exists and not _is_remote(model_path) and not _looks_like_hub_id(model_path):
+    if not exists and not _is_remote(model_path) and not is_hub_id(model_path):
         raise ConfigError(
             f"actor_rollout_ref.model.path={model_path!r} does not exist: point it at a local Hugging Face model "
             "folder (for the embedded tiny model run `python -m verl_dsdr.assets build --print-env`)"

@@ -23,7 +23,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("glue",),  # everything that touches verl at run time
     ("methods", "eval", "assets"),  # methods (typed settings, group steps, estimators, losses); evaluation; tiny model
     ("algorithms", "data", "summary"),  # pure math; datasets; metrics log readers
-    ("scoring", "utils", "config"),  # verifier and encoder; helpers; yaml
+    ("scoring", "config"),  # verifier and encoder; yaml
+    ("utils",),  # helpers that import nothing of the package
 ]
 
 # Known upward imports being removed by another change; each entry says why it is still here.

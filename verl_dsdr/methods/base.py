@@ -124,7 +124,7 @@ class Method:
 
     @staticmethod
     def advantage(
-        token_level_rewards: torch.Tensor, response_mask: torch.Tensor, index: np.ndarray, config: Any = None, **kw: Any
+        token_level_rewards: torch.Tensor, response_mask: torch.Tensor, index: np.ndarray, config: Any = None, **_: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The estimator verl calls (registered as ``register_adv_est(name)``): (advantages, returns), ``[B, L]``."""
         raise NotImplementedError

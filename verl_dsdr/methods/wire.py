@@ -28,6 +28,16 @@ import torch
 
 from verl_dsdr.methods.base import MANAGER_HINT, GroupInputs, RewardField
 from verl_dsdr.methods.params import Settings, param
+from verl_dsdr.scoring.embedder import (
+    CHUNKING_MODES,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_DEVICE,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MODEL_NAME,
+    MAX_TOKENS_RANGE,
+    MIN_BATCH_SIZE,
+    validate_embedder_config,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,19 +55,21 @@ class EmbedderConfig(Settings):
     KEY = "algorithm.dsdr.embedder"
     _target_: str = "verl_dsdr.methods.wire.EmbedderConfig"
     model: str = param(
-        "all-MiniLM-L6-v2",
+        DEFAULT_MODEL_NAME,
         "sentence-transformers model name or local folder (paper: all-MiniLM-L6-v2)",
         symbol="z_i",
         eq="Eq. 4",
     )
-    device: str = param("cpu", "where reward workers embed: cpu | cuda | cuda:N | auto")
-    batch_size: int = param(32, "responses per encoder call", low=1)
-    max_tokens: int = param(256, "the encoder's window in word pieces", low=8, high=32768)
+    device: str = param(DEFAULT_DEVICE, "where reward workers embed: cpu | cuda | cuda:N | auto")
+    batch_size: int = param(DEFAULT_BATCH_SIZE, "responses per encoder call", low=MIN_BATCH_SIZE)
+    max_tokens: int = param(
+        DEFAULT_MAX_TOKENS, "the encoder's window in word pieces", low=MAX_TOKENS_RANGE[0], high=MAX_TOKENS_RANGE[1]
+    )
     chunking: str = param(
-        "truncate",
+        CHUNKING_MODES[0],
         "longer responses: truncate (paper) | mean of max_tokens chunks (choice)",
         eq="Eq. 4",
-        choices=("truncate", "mean"),
+        choices=CHUNKING_MODES,
     )
 
 
@@ -98,10 +110,12 @@ class ResponseEmbedding(RewardField):
         return (s.model, s.device, s.batch_size, s.max_tokens, s.chunking)
 
     def check(self) -> None:
-        from verl_dsdr.scoring.embedder import validate_embedder_config
-
+        """The model must be loadable where the reward workers run (a local folder must exist)."""
         s = self.settings
-        validate_embedder_config(s.model, s.device, s.batch_size, s.max_tokens, s.chunking)
+        try:
+            validate_embedder_config(s.model, s.device, s.batch_size, s.max_tokens, s.chunking)
+        except ValueError as error:  # the message names DSDR's key; say the one this method reads
+            raise ValueError(str(error).replace(EmbedderConfig.KEY, s.KEY)) from None
 
     @property
     def batcher(self) -> Any:

