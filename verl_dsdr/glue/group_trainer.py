@@ -40,7 +40,7 @@ def _sequence_scores(scores: torch.Tensor) -> torch.Tensor:
 class GroupTrainerMixin(PrivateHooks):
     """verl's trainer plus the method's group step and actor loss (see the module docstring)."""
 
-    def init(self):
+    def init(self) -> None:
         super().init()
         spec = method_of(self.config)
         if spec is not None and spec.loss is not None:

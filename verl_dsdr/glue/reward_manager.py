@@ -28,7 +28,7 @@ from verl_dsdr.methods.wire import encode_extras, is_validation
 from verl_dsdr.scoring.correctness import compute_score as default_compute_score
 
 
-def _fields(config) -> tuple[tuple[RewardField, ...], bool]:
+def _fields(config: Any) -> tuple[tuple[RewardField, ...], bool]:
     """(the configured method's reward fields, whether validation prompts get them too)."""
     spec = method_of(config)
     if spec is None:
@@ -41,14 +41,21 @@ def _fields(config) -> tuple[tuple[RewardField, ...], bool]:
 class DSDRRewardManager(RewardManagerBase):
     """Per-trajectory scoring for every method with reward-side fields (see the module docstring)."""
 
-    def __init__(self, config, tokenizer, compute_score, reward_router_address=None, reward_model_tokenizer=None):
+    def __init__(
+        self,
+        config: Any,
+        tokenizer: Any,
+        compute_score: Any,
+        reward_router_address: Any = None,
+        reward_model_tokenizer: Any = None,
+    ) -> None:
         super().__init__(config, tokenizer, compute_score)
         self.compute_score = compute_score or default_compute_score
         self.is_async_score = inspect.iscoroutinefunction(self.compute_score)
         self.fields, self.fields_in_validation = _fields(config)
 
     @classmethod
-    def init_class(cls, config, tokenizer) -> None:
+    def init_class(cls, config: Any, tokenizer: Any) -> None:
         """Start the method's fields once per reward worker (load the encoder) and warm the verifier.
 
         Scoring one answer starts the verifier's hard-time-limit worker before the first

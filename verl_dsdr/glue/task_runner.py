@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import ray
 from omegaconf import DictConfig, OmegaConf
 
 
-def _worker_platform(trainer) -> list[str]:
+def _worker_platform(trainer: Any) -> list[str]:
     """Ask every trainer worker which verl platform it runs on (for logs and tests)."""
     workers = getattr(getattr(trainer, "actor_rollout_wg", None), "workers", None) or []
 
-    def _probe(_self):
+    def _probe(_self: Any) -> str:
         from verl.utils.device import get_device_name
 
         return get_device_name()
@@ -29,7 +30,7 @@ def _worker_platform(trainer) -> list[str]:
     return ray.get([w.__ray_call__.remote(_probe) for w in workers])
 
 
-def _wait_until_ready(*groups) -> None:
+def _wait_until_ready(*groups: Any) -> None:
     """Wait for the reward and agent-loop workers to finish starting before step 1.
 
     verl creates them without waiting (``experimental/reward_loop/reward_loop.py`` ~334,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -97,7 +97,13 @@ def flagged_validation(trainer: Any, flag: str) -> Iterator[None]:
         trainer.val_dataloader = loader
 
 
-class PrivateHooks:
+if TYPE_CHECKING:  # the mixin always sits on verl's trainer; not imported at run time (see the plugin)
+    from verl.trainer.ppo.v1.trainer_base import PPOTrainer as _TrainerBase
+else:
+    _TrainerBase = object
+
+
+class PrivateHooks(_TrainerBase):
     """Mixin that overrides verl's private ``PPOTrainer`` methods and hands them to public hooks.
 
     Overridden (``verl/trainer/ppo/v1/trainer_base.py``): ``_build_replay_buffer`` (:139),
@@ -108,24 +114,36 @@ class PrivateHooks:
     verl_step)`` and ``after_actor_update(metrics)``.
     """
 
-    def _build_replay_buffer(self):
+    def poll_interval(self) -> float | None:
+        raise NotImplementedError
+
+    def validation_flag(self) -> str:
+        raise NotImplementedError
+
+    def group_advantage(self, batch: Any, metrics: dict, verl_step: Callable) -> Any:
+        raise NotImplementedError
+
+    def after_actor_update(self, metrics: dict) -> None:
+        raise NotImplementedError
+
+    def _build_replay_buffer(self) -> Any:
         buffer = super()._build_replay_buffer()
         seconds = self.poll_interval()
         if seconds is not None:
             set_replay_poll_interval(buffer, seconds)
         return buffer
 
-    def _validate(self, *args, **kwargs):
+    def _validate(self, *args: Any, **kwargs: Any) -> Any:
         with flagged_validation(self, self.validation_flag()):
             return super()._validate(*args, **kwargs)
 
-    def _compute_advantage(self, batch, metrics: dict):
+    def _compute_advantage(self, batch: Any, metrics: dict) -> Any:
         # verl's own sequence (KL-in-reward, rollout correction, multi-trajectory advantages,
         # write-back of advantages/returns) runs unchanged as `verl_step`.
         verl_step: Callable = super()._compute_advantage
         return self.group_advantage(batch, metrics, verl_step)
 
-    def _update_actor(self, batch, metrics: dict):
+    def _update_actor(self, batch: Any, metrics: dict) -> Any:
         batch = super()._update_actor(batch, metrics)
         self.after_actor_update(metrics)
         return batch
