@@ -39,16 +39,16 @@ class MicroBatcher(Generic[T, R]):
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._queue.append((item, future))
-        if self._task is None or self._task.done():
+        if self._wakeup is None or self._task is None or self._task.done():
             self._wakeup = asyncio.Event()
-            self._task = loop.create_task(self._drain())
+            self._task = loop.create_task(self._drain(self._wakeup))
         self._wakeup.set()
         return await future
 
-    async def _drain(self) -> None:
+    async def _drain(self, wakeup: asyncio.Event) -> None:
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
+            await wakeup.wait()
+            wakeup.clear()
             await asyncio.sleep(self.window_s)
             while self._queue:
                 taken, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
