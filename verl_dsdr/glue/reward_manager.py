@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections.abc import Callable
 from typing import Any
 
 from verl import DataProto
@@ -50,7 +51,7 @@ class DSDRRewardManager(RewardManagerBase):
         reward_model_tokenizer: Any = None,
     ) -> None:
         super().__init__(config, tokenizer, compute_score)
-        self.compute_score = compute_score or default_compute_score
+        self.compute_score: Callable[..., Any] = compute_score or default_compute_score
         self.is_async_score = inspect.iscoroutinefunction(self.compute_score)
         self.fields, self.fields_in_validation = _fields(config)
 

@@ -143,7 +143,7 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
     return float(values[mask].mean()) if bool(mask.any()) else 0.0
 
 
-def group_outcomes(index: Sequence, correct: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+def group_outcomes(index: Sequence | np.ndarray, correct: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
     """``groups/``: fractions of all-correct, all-wrong and mixed groups among real prompts (GRPO's signal is in mixed ones)."""
     groups: dict = {}
     for i in torch.nonzero(real, as_tuple=True)[0].tolist():
