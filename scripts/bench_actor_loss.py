@@ -123,7 +123,7 @@ def is_entropy_tokens(log_prob: torch.Tensor, old_log_prob: torch.Tensor, mask: 
     """The DSDR loss's ``is`` integrand: masked log-probs, then ``local_entropy_tokens`` (``-rho * logp``)."""
     lp = torch.where(mask, log_prob, torch.zeros_like(log_prob))
     old = torch.where(mask, old_log_prob, torch.zeros_like(log_prob))
-    return local_entropy_tokens(lp, old)
+    return local_entropy_tokens(lp, old, detach_ratio=False)
 
 
 def entropy_rows(logits: torch.Tensor) -> torch.Tensor:

@@ -36,18 +36,18 @@ def _everything(device):
     emb, correct, lp, mask = (t.to(device) for t in (emb, correct, lp, mask))
     sem = alg.semantic_diversity(emb, index, peer_mask=correct)
     form = alg.formula_uniqueness(sets, index, peer_mask=correct)
-    d = alg.global_diversity(sem, form)
-    w = alg.coupling_weights(d, correct, index)
+    d = alg.global_diversity(sem, form, weight=0.5)
+    w = alg.coupling_weights(d, correct, index, tau=5.0, sigma_d=1.0, mode="softmax")
     out = {
         "sem": sem,
         "form": form,
-        "rewards": alg.shaped_rewards(correct.float(), correct, d, lambda_d=0.01),
+        "rewards": alg.shaped_rewards(correct.float(), correct, d, lambda_d=0.01, sigma_d=1.0),
         "w": w,
         "c": alg.loss_coefficients(w, index),
         "went": alg.entropy_of_weights(w, index),
-        "h": alg.local_entropy(lp, lp + 0.1, mask),
+        "h": alg.local_entropy(lp, lp + 0.1, mask, detach_ratio=False),
         "setpo": alg.setpo_contributions(emb, index),
-        "asym": alg.asym_grpo_advantages(correct.float(), index),
+        "asym": alg.asym_grpo_advantages(correct.float(), index, beta_pos=0.9, beta_neg=0.4, threshold=0.0),
     }
     return out
 

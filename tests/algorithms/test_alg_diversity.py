@@ -106,7 +106,7 @@ def test_global_diversity_weighting():
     s = torch.tensor([0.2, 0.8])
     f = torch.tensor([1.0, 0.0])
     # 0.5*0.2 + 0.5*1.0 = 0.6 ; 0.5*0.8 + 0.5*0 = 0.4
-    torch.testing.assert_close(global_diversity(s, f), torch.tensor([0.6, 0.4]))
+    torch.testing.assert_close(global_diversity(s, f, weight=0.5), torch.tensor([0.6, 0.4]))
     # weight 0.25: 0.25*0.2 + 0.75*1 = 0.8 ; 0.25*0.8 = 0.2
     torch.testing.assert_close(global_diversity(s, f, weight=0.25), torch.tensor([0.8, 0.2]))
     torch.testing.assert_close(global_diversity(s, f, weight=0.0), f)
@@ -114,4 +114,4 @@ def test_global_diversity_weighting():
         with pytest.raises(ValueError, match=r"\[0, 1\]"):
             global_diversity(s, f, weight=bad)
     with pytest.raises(ValueError, match="formula must have shape"):
-        global_diversity(s, torch.zeros(3))
+        global_diversity(s, torch.zeros(3), weight=0.5)

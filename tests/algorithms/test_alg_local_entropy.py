@@ -11,7 +11,7 @@ from verl_dsdr.algorithms import LOG_RATIO_CLAMP, local_entropy, local_entropy_t
 def test_on_policy_estimate_is_minus_mean_log_prob():
     lp = torch.tensor([[-1.0, -2.0, -3.0], [-0.5, -7.0, -9.0], [-4.0, -4.0, -4.0]])
     mask = torch.tensor([[1, 1, 1], [1, 0, 0], [0, 0, 0]])
-    h = local_entropy(lp, lp.clone(), mask)
+    h = local_entropy(lp, lp.clone(), mask, detach_ratio=False)
     # rho = 1: row 0 -> (1+2+3)/3 = 2 ; row 1 -> 0.5 (only one valid token) ; row 2 all masked -> 0
     torch.testing.assert_close(h, torch.tensor([2.0, 0.5, 0.0]))
     assert h.dtype == torch.float32
@@ -19,10 +19,10 @@ def test_on_policy_estimate_is_minus_mean_log_prob():
 
 def test_ratio_and_clamp():
     # log pi = -1, log pi_old = -2 -> rho = e -> -rho * log pi = e * 1
-    h = local_entropy(torch.tensor([[-1.0]]), torch.tensor([[-2.0]]), torch.tensor([[True]]))
+    h = local_entropy(torch.tensor([[-1.0]]), torch.tensor([[-2.0]]), torch.tensor([[True]]), detach_ratio=False)
     torch.testing.assert_close(h, torch.tensor([math.e]))
     # log-ratio 30 is clamped to 20: -exp(20) * (-1) = e^20
-    h = local_entropy(torch.tensor([[-1.0]]), torch.tensor([[-31.0]]), torch.tensor([[True]]))
+    h = local_entropy(torch.tensor([[-1.0]]), torch.tensor([[-31.0]]), torch.tensor([[True]]), detach_ratio=False)
     torch.testing.assert_close(h, torch.tensor([math.exp(LOG_RATIO_CLAMP)]))
 
 
@@ -30,7 +30,7 @@ def test_padding_values_never_leak():
     lp = torch.tensor([[-1.0, -math.inf], [-2.0, math.nan]], requires_grad=True)
     old = torch.tensor([[-1.0, 0.0], [-2.0, -math.inf]])
     mask = torch.tensor([[True, False], [True, False]])
-    h = local_entropy(lp, old, mask)
+    h = local_entropy(lp, old, mask, detach_ratio=False)
     torch.testing.assert_close(h, torch.tensor([1.0, 2.0]), equal_nan=False)
     h.sum().backward()
     assert torch.isfinite(lp.grad).all()
@@ -41,7 +41,7 @@ def test_padding_values_never_leak():
 def test_token_integrand_gradients_attached_and_detached():
     lp = torch.tensor([[-0.5, -2.0]], requires_grad=True)
     old = torch.tensor([[-0.7, -2.0]])
-    local_entropy_tokens(lp, old).sum().backward()
+    local_entropy_tokens(lp, old, detach_ratio=False).sum().backward()
     # attached: d/dx [-exp(x - o) x] = -exp(x - o)(x + 1)
     # token 0: -e^{0.2} * 0.5 = -0.610701 ; token 1: -1 * (-1) = 1
     torch.testing.assert_close(lp.grad, torch.tensor([[-math.exp(0.2) * 0.5, 1.0]]))
@@ -62,7 +62,7 @@ def test_sequence_mean():
 
 def test_shape_mismatch_is_rejected():
     with pytest.raises(ValueError, match="same shape|all be"):
-        local_entropy(torch.zeros(2, 3), torch.zeros(2, 4), torch.ones(2, 3))
+        local_entropy(torch.zeros(2, 3), torch.zeros(2, 4), torch.ones(2, 3), detach_ratio=False)
 
 
 def _categorical_policy(seed: int = 0, steps: int = 3, vocab: int = 5) -> torch.Tensor:

@@ -90,13 +90,13 @@ def test_shaped_advantages():
     a = torch.tensor([0.5, -0.5, 1.0])
     s = torch.tensor([0.2, 0.1, -0.4])
     # A + 2 s = 0.9, -0.3, 0.2
-    torch.testing.assert_close(setpo_shaped_advantages(a, s, lambda_=2.0), torch.tensor([0.9, -0.3, 0.2]))
+    torch.testing.assert_close(setpo_shaped_advantages(a, s, lambda_=2.0, correct=None), torch.tensor([0.9, -0.3, 0.2]))
     # correct-only: only rollouts 0 and 2 get the term -> 0.9, -0.5, 0.2
     out = setpo_shaped_advantages(a, s, correct=[True, False, True], lambda_=2.0)
     torch.testing.assert_close(out, torch.tensor([0.9, -0.5, 0.2]))
     # token level: s broadcast over tokens, padding zeroed: [[0.5+0.2, 0.7], [-0.5+0.1, 0]]
     tok = torch.tensor([[0.5, 0.5], [-0.5, -0.5]])
-    out = setpo_shaped_advantages(tok, s[:2], response_mask=torch.tensor([[1, 1], [1, 0]]))
+    out = setpo_shaped_advantages(tok, s[:2], response_mask=torch.tensor([[1, 1], [1, 0]]), lambda_=1.0, correct=None)
     torch.testing.assert_close(out, torch.tensor([[0.7, 0.7], [-0.4, 0.0]]))
     with pytest.raises(ValueError, match="contributions must have shape"):
-        setpo_shaped_advantages(a, s[:2])
+        setpo_shaped_advantages(a, s[:2], lambda_=1.0, correct=None)

@@ -160,7 +160,7 @@ def test_local_term_value_is_lambda_times_mean_of_coef_times_h_hat(compose_confi
     pg, _ = _run(base, samples, split, leaf)
     padded = lambda key: torch.nn.utils.rnn.pad_sequence([s[key] for s in samples], batch_first=True)  # noqa: E731
     mask = torch.nn.utils.rnn.pad_sequence([torch.ones(len(s["response"])) for s in samples], batch_first=True)
-    h_hat = local_entropy(padded("log_prob"), padded("old_log_prob"), mask)
+    h_hat = local_entropy(padded("log_prob"), padded("old_log_prob"), mask, detach_ratio=False)
     coef = torch.tensor([s["coef"] for s in samples])
     expected_local = (coef * h_hat).mean()
     torch.testing.assert_close((pg - total).detach(), lam * expected_local, rtol=1e-5, atol=1e-7)
@@ -296,7 +296,9 @@ def test_micro_batches_that_split_groups_give_the_prompt_mean(compose_config, ba
     split = [[0, 5], [1, 2, 6], [3, 4, 7]]  # every micro-batch holds members of both groups
     total, metrics = _run(dsdr, samples, split, leaf)
     pg, _ = _run(base, samples, split, leaf)
-    h = local_entropy(_padded(samples, "log_prob"), _padded(samples, "old_log_prob"), _mask(samples))
+    h = local_entropy(
+        _padded(samples, "log_prob"), _padded(samples, "old_log_prob"), _mask(samples), detach_ratio=False
+    )
     prompt_mean = ((w[:4] * h[:4]).sum() + (w[4:] * h[4:]).sum()) / 2
     torch.testing.assert_close((pg - total).detach(), lam * prompt_mean, rtol=1e-5, atol=1e-7)
     reported = sum(float(v) for m in metrics for v in m["dsdr/local_term"].values)

@@ -123,30 +123,27 @@ def test_settings_are_frozen_dataclasses():
         DSDRConfig().tau = 1.0  # type: ignore[misc]
 
 
-def test_math_layer_defaults_equal_the_typed_settings():
-    """The pure-math functions keep the paper's values as defaults for direct callers; training always
-    passes the typed settings. The two must not drift apart."""
+def test_math_layer_takes_every_setting_without_a_default():
+    """A setting's default is written once, in the typed settings: the pure functions have none, so a
+    caller always passes the value (training passes the typed settings)."""
     import inspect
 
-    from verl_dsdr.algorithms import asym_grpo_advantages, coupling_weights, global_diversity, setpo_shaped_advantages
-    from verl_dsdr.algorithms.dsdr import clipped_diversity, shaped_rewards
-    from verl_dsdr.methods.asym_grpo import AsymGRPOConfig
-    from verl_dsdr.methods.setpo import SetPOConfig
+    from verl_dsdr import algorithms as alg
 
-    def default(fn, name):
-        return inspect.signature(fn).parameters[name].default
-
-    dsdr, setpo, asym = DSDRConfig(), SetPOConfig(), AsymGRPOConfig()
-    assert default(coupling_weights, "tau") == dsdr.tau and default(coupling_weights, "mode") == dsdr.coupling
-    for fn in (coupling_weights, clipped_diversity, shaped_rewards):
-        assert default(fn, "sigma_d") == dsdr.sigma_d
-    assert default(global_diversity, "weight") == dsdr.semantic_weight
-    assert default(setpo_shaped_advantages, "lambda_") == setpo.lambda_
-    assert (
-        default(asym_grpo_advantages, "beta_pos"),
-        default(asym_grpo_advantages, "beta_neg"),
-        default(asym_grpo_advantages, "threshold"),
-    ) == (asym.beta_pos, asym.beta_neg, asym.threshold)
+    settings = {
+        alg.global_diversity: ["weight"],
+        alg.clipped_diversity: ["sigma_d"],
+        alg.shaped_rewards: ["lambda_d", "sigma_d"],
+        alg.coupling_weights: ["tau", "sigma_d", "mode"],
+        alg.local_entropy_tokens: ["detach_ratio"],
+        alg.local_entropy: ["detach_ratio"],
+        alg.setpo_shaped_advantages: ["lambda_"],
+        alg.asym_grpo_advantages: ["beta_pos", "beta_neg", "threshold"],
+    }
+    for fn, names in settings.items():
+        params = inspect.signature(fn).parameters
+        with_default = [n for n in names if params[n].default is not inspect.Parameter.empty]
+        assert with_default == [], f"{fn.__name__} gives {with_default} a default: take it from the typed settings"
 
 
 def test_docs_tables_are_generated_from_the_dataclasses():

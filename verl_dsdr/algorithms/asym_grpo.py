@@ -29,9 +29,9 @@ def _check_beta(value: float, name: str) -> float:
 def asym_grpo_advantages(
     scores: Any,
     index: Any,
-    beta_pos: float = 0.9,
-    beta_neg: float = 0.4,
-    threshold: float = 0.0,
+    beta_pos: float,
+    beta_neg: float,
+    threshold: float,
 ) -> torch.Tensor:
     """Sequence-level AsymGRPO advantages, float32 ``[B]``.
 

@@ -202,7 +202,7 @@ def formula_uniqueness(
     return out if out_device is None else out.to(out_device)
 
 
-def global_diversity(semantic: Any, formula: Any, weight: float = 0.5) -> torch.Tensor:
+def global_diversity(semantic: Any, formula: Any, weight: float) -> torch.Tensor:
     """Global diversity ``d_i = weight * D_emb + (1 - weight) * D_eq``, float32 ``[B]`` (Eq. 9).
 
     The paper's Eq. 9 is the plain average (weight 1/2). ``weight`` must lie in [0, 1] so that
@@ -232,7 +232,7 @@ def _check_sigma(sigma_d: float) -> float:
     return float(sigma_d)
 
 
-def clipped_diversity(diversity: Any, sigma_d: float = 1.0) -> torch.Tensor:
+def clipped_diversity(diversity: Any, sigma_d: float) -> torch.Tensor:
     """``d_bar_i = clip(d_i, 0, sigma_d)``, float32 (Eq. 10, also the input of Eq. 11).
 
     Args:
@@ -246,7 +246,7 @@ def clipped_diversity(diversity: Any, sigma_d: float = 1.0) -> torch.Tensor:
     return to_float_tensor(diversity, "diversity").clamp(0.0, sigma)
 
 
-def shaped_rewards(scores: Any, correct: Any, diversity: Any, lambda_d: float, sigma_d: float = 1.0) -> torch.Tensor:
+def shaped_rewards(scores: Any, correct: Any, diversity: Any, lambda_d: float, sigma_d: float) -> torch.Tensor:
     """Correct-only shaped reward ``r_i + lambda_d * d_bar_i * 1[correct_i]``, float32 ``[B]`` (Eq. 10).
 
     Incorrect rollouts keep their score exactly. With ``lambda_d == 0`` the result is
@@ -281,9 +281,9 @@ def coupling_weights(
     diversity: Any,
     correct: Any,
     index: Any,
-    tau: float = 5.0,
-    sigma_d: float = 1.0,
-    mode: str = "softmax",
+    tau: float,
+    sigma_d: float,
+    mode: str,
 ) -> torch.Tensor:
     """Global-to-local coupling weights ``w_i``, float32 ``[B]`` (Eq. 11).
 
@@ -367,7 +367,7 @@ def loss_coefficients(weights: Any, index: Any) -> torch.Tensor:
     return sample_group_sizes(layout).to(torch.float32) * w
 
 
-def local_entropy_tokens(log_prob: Any, old_log_prob: Any, detach_ratio: bool = False) -> torch.Tensor:
+def local_entropy_tokens(log_prob: Any, old_log_prob: Any, detach_ratio: bool) -> torch.Tensor:
     """Per-token IS entropy integrand ``-rho_{i,t} * log pi_theta(o_{i,t})``, float32 ``[B, L]`` (Eq. 13-14).
 
     ``rho = exp(clamp(log_prob - old_log_prob, +-LOG_RATIO_CLAMP))``; ``old_log_prob`` is always a
@@ -420,7 +420,7 @@ def sequence_mean(token_values: Any, response_mask: Any) -> torch.Tensor:
     return torch.where(length > 0, total / length.clamp_min(1), torch.zeros_like(total))
 
 
-def local_entropy(log_prob: Any, old_log_prob: Any, response_mask: Any, detach_ratio: bool = False) -> torch.Tensor:
+def local_entropy(log_prob: Any, old_log_prob: Any, response_mask: Any, detach_ratio: bool) -> torch.Tensor:
     """Time-averaged IS entropy estimate ``H_hat_i``, float32 ``[B]`` (Eq. 12-15).
 
     ``H_hat_i = -(1/T_i) sum_t rho_{i,t} log pi_theta(o_{i,t})`` over valid tokens (0 for an

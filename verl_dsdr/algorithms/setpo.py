@@ -94,8 +94,8 @@ def setpo_contributions(embeddings: Any, index: Any) -> torch.Tensor:
 def setpo_shaped_advantages(
     base_advantages: Any,
     contributions: Any,
-    correct: Any = None,
-    lambda_: float = 1.0,
+    correct: Any,
+    lambda_: float,
     *,
     response_mask: Any = None,
 ) -> torch.Tensor:
