@@ -166,3 +166,14 @@ def test_setpo_encoder_has_its_own_key_and_the_old_one_still_works(compose_confi
         assert settings_of(old, method("setpo")).embedder.batch_size == 16
     with pytest.raises(ConfigError, match=r"algorithm\.setpo\.embedder\.max_tokens"):
         settings_of(compose_config("algorithm.setpo.embedder.max_tokens=4"), method("setpo"))
+
+
+def test_every_method_file_registers_itself():
+    """A method file dropped into verl_dsdr/methods/ is found without editing methods/__init__.py."""
+    import pkgutil
+
+    import verl_dsdr.methods as methods
+
+    files = {m.name for m in pkgutil.iter_modules(methods.__path__)} - methods.SHARED_MODULES
+    assert files == {"dsdr", "setpo", "asym_grpo"} == set(BUILTIN)
+    assert all(type(METHODS[name]).__module__ == f"verl_dsdr.methods.{name}" for name in files)
