@@ -377,3 +377,16 @@ def test_report_writes_every_file_from_synthetic_runs(tmp_path):
 def test_report_without_finished_runs_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="toy run"):
         write_report(tmp_path, ["grpo"], [0], plan={}, command="x")
+
+
+def test_first_seed_shifts_the_seeds_and_default_methods_are_the_three_baselines(capsys):
+    from verl_dsdr.toy.__main__ import main
+    from verl_dsdr.toy.methods import DEFAULT_METHODS
+
+    assert DEFAULT_METHODS == ("grpo", "dapo", "dsdr")
+    assert main(["run", "--dry-run", "--first-seed", "10", "--seeds", "2", "--out", "runs/toy_dry"]) == 0
+    out = capsys.readouterr().out
+    assert "methods ['grpo', 'dapo', 'dsdr']; seeds [10, 11]" in out
+    assert "data.seed=10" in out and "data.seed=11" in out and "data.seed=0 " not in out
+    with pytest.raises(SystemExit):
+        main(["run", "--dry-run", "--first-seed", "-1"])
