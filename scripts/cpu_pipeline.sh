@@ -3,9 +3,11 @@
 #   prepare -> train (verl's real trainer) -> generate -> evaluate (Pass@k, diversity) -> plot.
 #   bash scripts/cpu_pipeline.sh
 #   METHODS="grpo dsdr" STEPS=5 SAMPLES=8 bash scripts/cpu_pipeline.sh
+# Ctrl-C or SIGTERM stops the running step (a training run's processes included) and exits 130 / 143.
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
 cd "$REPO"
+stop_on_signals
 START=$SECONDS
 ensure_venv
 
@@ -15,6 +17,7 @@ SAMPLES="${SAMPLES:-16}"          # responses per problem for Pass@k (temperatur
 PROBLEMS="${PROBLEMS:-64}"        # evaluation problems (held-out split of the embedded task)
 OUT="${OUT:-$REPO/runs/cpu_pipeline}"
 mkdir -p "$OUT"/{data,samples,ckpt,logs}
+INTERRUPTED="[pipeline] interrupted; logs: $OUT/logs (run the same command again: trained methods are skipped)"
 
 echo "[pipeline] 1/5 assets: tiny model, tokenizer, task (cached)"
 eval "$("$PYTHON" -m verl_dsdr.assets build --print-env)"
@@ -36,7 +39,7 @@ EVAL_FILE="$OUT/data/arith.parquet"
 echo "[pipeline] 3/5 train: $METHODS, $STEPS steps each, verl's trainer on CPU"
 for method in $METHODS; do
   if [ -f "$OUT/ckpt/$method/DONE" ]; then echo "  $method: done before, skipped"; continue; fi
-  "$PYTHON" -m verl_dsdr.launch --run-dir "$OUT/logs/$method" --tiny-overrides -- preset=cpu \
+  interruptible "$PYTHON" -m verl_dsdr.launch --run-dir "$OUT/logs/$method" --tiny-overrides -- preset=cpu \
     algorithm.adv_estimator="$method" actor_rollout_ref.model.path="$MODEL_PATH" \
     data.train_files="$TRAIN_FILE" data.val_files="$VAL_FILE" \
     trainer.total_training_steps="$STEPS" trainer.save_freq="$STEPS" trainer.default_local_dir="$OUT/ckpt/$method" \
@@ -48,7 +51,7 @@ done
 
 echo "[pipeline] 4/5 generate: $SAMPLES samples per problem with HF generation (the warm start as reference)"
 generate() {  # $1 method name, $2 model folder
-  "$PYTHON" -m verl_dsdr.generate --backend hf --model "$2" --data "$EVAL_FILE" --out "$OUT/samples/$1.jsonl" \
+  interruptible "$PYTHON" -m verl_dsdr.generate --backend hf --model "$2" --data "$EVAL_FILE" --out "$OUT/samples/$1.jsonl" \
     --method "$1" --n "$SAMPLES" --temperature 0.7 --top-p 0.9 --max-tokens 48 --batch-size 64 --seed 0
 }
 generate warm_start "$MODEL_PATH"
@@ -57,6 +60,6 @@ for method in $METHODS; do
 done
 
 echo "[pipeline] 5/5 evaluate: Pass@k, accuracy, diversity of correct answers, table and plot"
-"$PYTHON" -m verl_dsdr.eval --samples "$OUT"/samples/*.jsonl --out "$OUT/eval"
+interruptible "$PYTHON" -m verl_dsdr.eval --samples "$OUT"/samples/*.jsonl --out "$OUT/eval"
 cat "$OUT/eval/table.md"
 echo "[pipeline] done in $((SECONDS - START))s: $OUT/eval/{metrics.json,metrics.csv,table.md,pass_at_k.png}"

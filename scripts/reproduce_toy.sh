@@ -12,12 +12,15 @@
 #   bash scripts/reproduce_toy.sh --smoke --methods grpo,dsdr    # CI: 1 seed, 2 steps, into runs/toy_smoke
 #   bash scripts/reproduce_toy.sh -- actor_rollout_ref.actor.optim.lr=1e-3   # extra verl overrides for every run
 #
-# Interrupted? Run the same command again: finished (method, seed) runs are skipped (each leaves
+# Interrupted (Ctrl-C or SIGTERM: the running run's processes are stopped, exit 130 / 143)? Run the
+# same command again: finished (method, seed) runs are skipped (each leaves
 # runs/toy/runs/<method>/seed<k>/DONE) and a half-finished one is restarted from the warm start.
 # A folder trained with a different plan is refused: use another --out.
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
 cd "$REPO"
+INTERRUPTED="[verl-dsdr] interrupted before training started"
+stop_on_signals
 START=$SECONDS
 ensure_venv
 
@@ -42,6 +45,8 @@ echo "[verl-dsdr] building the toy's warm start (cached after the first run; a f
 "$PYTHON" -m verl_dsdr.assets build --preset "$PRESET"
 
 echo "[verl-dsdr] training and evaluating (results in $OUT)"
-"$PYTHON" -m verl_dsdr.toy run --out "$OUT" "$@"
-"$PYTHON" -m verl_dsdr.toy report --out "$OUT" --wall-s "$((SECONDS - START))"
+INTERRUPTED=""  # the toy says it was interrupted, where the logs are and how to resume
+interruptible "$PYTHON" -m verl_dsdr.toy run --out "$OUT" "$@"
+INTERRUPTED="[verl-dsdr] interrupted while writing the report; run the same command again to finish it"
+interruptible "$PYTHON" -m verl_dsdr.toy report --out "$OUT" --wall-s "$((SECONDS - START))"
 echo "[verl-dsdr] done in $(((SECONDS - START) / 60)) min $(((SECONDS - START) % 60)) s: $OUT/report.md"

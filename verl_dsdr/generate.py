@@ -2,15 +2,19 @@
 
 Reads a verl parquet file (from ``python -m verl_dsdr.data``), renders each chat prompt with the
 model's chat template, draws ``n`` responses per problem and writes one JSON line per response:
-``{"method", "benchmark", "problem_id", "ground_truth", "response", "sample_index", "sampling"}``
-(benchmark = ``data_source``, problem_id = ``extra_info.index``, ``sampling`` = how it was drawn),
-which ``python -m verl_dsdr.eval`` reads.
+``{"method", "benchmark", "data_source", "problem_id", "index", "ground_truth", "response",
+"sample_index", "prompt_hash", "sampling"}``, which ``python -m verl_dsdr.eval`` reads. benchmark =
+data_source = the row's ``data_source``; problem_id = the data's own id (``extra_info.id``, e.g.
+``2024-I-1`` or ``test/prealgebra/1.json``; the row's ``extra_info.index`` when it has none); index =
+``extra_info.index``; prompt_hash = SHA-256 of the prompt text as rendered (chat template applied);
+``sampling`` = how it was drawn: settings, model and the SHA-256 of its weight files, data file and its
+SHA-256, batch size, device and dtype.
 
 Work is kept: the rows of a problem are appended (and flushed) as soon as its ``n`` responses are
 done, problems in file order. Running the same command again resumes: problems already complete
 in ``--out`` are skipped, rows of an unfinished problem and a line cut by a crash are dropped and
-redone. Resuming with other sampling settings or another method is refused (``--overwrite``
-starts afresh). A resumed file is a valid sample, not byte-identical to an uninterrupted run
+redone. Resuming with other sampling settings (or model weights, or data) or another method is
+refused, naming the settings that differ (``--overwrite`` starts afresh). A resumed file is a valid sample, not byte-identical to an uninterrupted run
 (the random stream restarts at ``--seed``).
 
 Backends: ``hf`` (transformers ``generate`` in left-padded batches, CPU or GPU) and ``vllm``
@@ -23,13 +27,18 @@ top_p 0.9; ``passk`` n=64, T=0.7, top_p 0.9. Explicit ``--n/--temperature/--top-
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
+import socket
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
+from urllib.parse import urlparse
+
+from verl_dsdr.eval.provenance import file_sha256, weights_sha256
 
 __all__ = [
     "PROTOCOLS",
@@ -43,6 +52,9 @@ __all__ = [
     "SampleWriter",
     "method_name",
     "check_model",
+    "model_folder",
+    "resolve_device",
+    "prompt_text",
     "settings_from_args",
     "build_parser",
     "main",
@@ -91,8 +103,11 @@ class Problem:
 
     benchmark: str
     problem_id: Any
+    """The data's own id (``extra_info.id``), else the row's ``extra_info.index``."""
     ground_truth: str
     messages: list[dict]
+    index: Any = None
+    """``extra_info.index``: the row's number in the prepared file."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -129,11 +144,15 @@ def read_problems(path: str | Path, limit: int | None = None) -> list[Problem]:
             ) from err
         if not isinstance(messages, list) or not messages:
             raise GenerationError(f"{path} row {number}: 'prompt' must be a non-empty chat list")
-        problem = Problem(str(benchmark), index, str(ground_truth), [dict(m) for m in messages])
+        own_id = (row["extra_info"] or {}).get("id")
+        problem_id = own_id if isinstance(own_id, str) and own_id.strip() else index
+        problem = Problem(str(benchmark), problem_id, str(ground_truth), [dict(m) for m in messages], index)
         if problem.key in seen:
+            field = "extra_info.index" if problem_id is index else "extra_info.id"
             raise GenerationError(
                 f"{path} rows {seen[problem.key]} and {number} share data_source {problem.benchmark!r} and "
-                f"extra_info.index {index!r}: each problem needs its own index (python -m verl_dsdr.data numbers them)"
+                f"{field} {problem_id!r}: each problem needs its own id (python -m verl_dsdr.data numbers them "
+                "and refuses repeated ids)"
             )
         seen[problem.key] = number
         problems.append(problem)
@@ -142,20 +161,42 @@ def read_problems(path: str | Path, limit: int | None = None) -> list[Problem]:
     return problems
 
 
-def render_prompts(
-    tokenizer: Any, problems: Sequence[Problem], *, raw_prompt: bool = False, chat_template_kwargs: dict | None = None
-) -> list[list[int]]:
-    """Prompt token ids: the chat template with the generation prompt, or the raw user text."""
+def prompt_text(
+    tokenizer: Any, problem: Problem, *, raw_prompt: bool = False, chat_template_kwargs: dict | None = None
+) -> str:
+    """The prompt as text: the chat template with the generation prompt, or the raw user text."""
     if raw_prompt:
-        return [tokenizer("\n".join(m["content"] for m in p.messages))["input_ids"] for p in problems]
+        return "\n".join(m["content"] for m in problem.messages)
     if getattr(tokenizer, "chat_template", None) is None:
         raise GenerationError("the tokenizer has no chat template; pass --raw-prompt to feed the plain user text")
     kwargs = chat_template_kwargs or {}
-    prompts = []
-    for problem in problems:
-        text = tokenizer.apply_chat_template(problem.messages, add_generation_prompt=True, tokenize=False, **kwargs)
-        prompts.append(tokenizer(text, add_special_tokens=False)["input_ids"])
-    return prompts
+    return tokenizer.apply_chat_template(problem.messages, add_generation_prompt=True, tokenize=False, **kwargs)
+
+
+def render_prompts(
+    tokenizer: Any, problems: Sequence[Problem], *, raw_prompt: bool = False, chat_template_kwargs: dict | None = None
+) -> list[list[int]]:
+    """Prompt token ids of :func:`prompt_text` (special tokens added only to the raw text)."""
+    texts = [
+        prompt_text(tokenizer, p, raw_prompt=raw_prompt, chat_template_kwargs=chat_template_kwargs) for p in problems
+    ]
+    return [tokenizer(text, add_special_tokens=raw_prompt)["input_ids"] for text in texts]
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def resolve_device(device: str | None, dtype: str) -> tuple[str, str]:
+    """(device, dtype) as used: cuda when available unless told; ``auto`` dtype = bfloat16 on cuda, float32 on cpu."""
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise GenerationError(f"--device {device}: CUDA is not available here; use --device cpu")
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    return device, dtype
 
 
 def _windows(count: int, size: int) -> Iterator[range]:
@@ -187,15 +228,8 @@ def generate_hf(
 
     if batch_size < 1:
         raise GenerationError(f"--batch-size must be >= 1, got {batch_size}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise GenerationError(f"--device {device}: CUDA is not available here; use --device cpu")
-    torch_dtype = {
-        "auto": torch.bfloat16 if device.startswith("cuda") else torch.float32,
-        "float32": torch.float32,
-        "bfloat16": torch.bfloat16,
-        "float16": torch.float16,
-    }[dtype]
+    device, dtype = resolve_device(device, dtype)
+    torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(device).eval()
@@ -252,6 +286,7 @@ def generate_vllm(
     tensor_parallel_size: int = 1,
     max_model_len: int | None = None,
     chunk_size: int = 256,
+    dtype: str = "auto",
     on_done: Done | None = None,
 ) -> list[list[str]]:
     """``settings.n`` responses per prompt with vLLM (token-id prompts, so both backends see the same input).
@@ -270,6 +305,7 @@ def generate_vllm(
         "model": model_path,
         "seed": settings.seed,
         "tensor_parallel_size": tensor_parallel_size,
+        "dtype": dtype,
     }
     if max_model_len is not None:
         llm_kwargs["max_model_len"] = max_model_len
@@ -291,21 +327,43 @@ def generate_vllm(
     return outputs
 
 
-def _rows(method: str, problem: Problem, texts: Sequence[str], sampling: dict[str, Any] | None) -> str:
+def _rows(
+    method: str, problem: Problem, texts: Sequence[str], sampling: dict[str, Any] | None, prompt_hash: str | None
+) -> str:
     lines = []
     for index, text in enumerate(texts):
         row: dict[str, Any] = {
             "method": method,
             "benchmark": problem.benchmark,
+            "data_source": problem.benchmark,
             "problem_id": problem.problem_id,
+            "index": problem.index,
             "ground_truth": problem.ground_truth,
             "response": text,
             "sample_index": index,
+            "prompt_hash": prompt_hash,
         }
         if sampling is not None:
             row["sampling"] = sampling
         lines.append(json.dumps(row, ensure_ascii=False) + "\n")
     return "".join(lines)
+
+
+_ABSENT = "(absent)"
+
+
+def _differences(row: dict, method: str, sampling: dict[str, Any]) -> str:
+    """``key: file's -> this run's`` for each setting that differs (not two whole records)."""
+    diffs = []
+    if row.get("method") != method:
+        diffs.append(f"method: {row.get('method')!r} -> {method!r}")
+    record = row.get("sampling")
+    written: dict[str, Any] = record if isinstance(record, dict) else {}
+    for key in dict.fromkeys([*written, *sampling]):
+        old, new = written.get(key, _ABSENT), sampling.get(key, _ABSENT)
+        if old != new:
+            diffs.append(f"{key}: {old!r} -> {new!r}")
+    return "; ".join(diffs)
 
 
 class SampleWriter:
@@ -347,9 +405,9 @@ class SampleWriter:
                 raise GenerationError(f"{where}: not a samples row; use another --out, or --overwrite to replace it")
             if row.get("method") != self.method or row.get("sampling") != self.sampling:
                 raise GenerationError(
-                    f"{where}: the file was written with method {row.get('method')!r} and sampling "
-                    f"{row.get('sampling')}, this run has method {self.method!r} and sampling {self.sampling}. "
-                    "Resuming would mix them: use another --out, or --overwrite to start again"
+                    f"{where}: the file was written with other settings than this run's "
+                    f"({_differences(row, self.method, self.sampling)}). Resuming would mix them: use another "
+                    "--out, or --overwrite to start again"
                 )
             key = (str(row["benchmark"]), str(row["problem_id"]))
             if key not in known:
@@ -366,11 +424,11 @@ class SampleWriter:
             tmp.write_text(kept_text, encoding="utf-8")
             os.replace(tmp, self.path)
 
-    def append(self, problem: Problem, texts: Sequence[str]) -> None:
+    def append(self, problem: Problem, texts: Sequence[str], prompt_hash: str | None = None) -> None:
         if len(texts) != self.n:
             raise ValueError(f"{len(texts)} responses for problem {problem.key}, expected {self.n}")
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(_rows(self.method, problem, texts, self.sampling))
+            handle.write(_rows(self.method, problem, texts, self.sampling, prompt_hash))
             handle.flush()
             os.fsync(handle.fileno())
         self.done.add(problem.key)
@@ -385,6 +443,50 @@ def method_name(model: str) -> str:
         if step and all(p in ("actor", "huggingface") for p in parts[i + 1 :]):
             return f"{parts[i - 1]}-step{step.group(1)}"
     return parts[-1] if parts else model
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face endpoint answers a TCP connection within ``timeout`` seconds."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname or "", url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def model_folder(model: str) -> Path:
+    """The folder holding ``--model``'s files: the folder given, or a hub id's snapshot in the local cache
+    (downloaded first when the hub can be reached). An id that is neither cached nor reachable fails at
+    once, instead of after the hub client's retries."""
+    path = Path(os.path.expanduser(model))
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return Path(snapshot_download(model, local_files_only=True))
+    except HFValidationError as err:
+        raise GenerationError(f"--model {model}: not a folder nor a valid hub id ({err})") from None
+    except LocalEntryNotFoundError:
+        pass
+    if not _hub_reachable():
+        raise GenerationError(
+            f"--model {model}: not in the local Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')})"
+            " and the hub cannot be reached (offline, or HF_HUB_OFFLINE=1). Download it where there is network "
+            f"(huggingface-cli download {model}) or pass a checkpoint folder"
+        )
+    try:
+        return Path(snapshot_download(model))
+    except RepositoryNotFoundError:
+        raise GenerationError(f"--model {model}: no such model on the hub (check the id)") from None
+    except OSError as err:
+        raise GenerationError(f"--model {model}: cannot download it ({err})") from None
 
 
 def check_model(model: str) -> None:
@@ -511,13 +613,28 @@ def settings_from_args(args: argparse.Namespace) -> SamplingSettings:
     )
 
 
-def sampling_record(args: argparse.Namespace, settings: SamplingSettings) -> dict[str, Any]:
-    """What every output row records about how it was drawn (read back by the evaluator's provenance)."""
+def sampling_record(
+    args: argparse.Namespace, settings: SamplingSettings, *, model_sha256: str | None = None
+) -> dict[str, Any]:
+    """What every output row records about how it was drawn (read back by the evaluator's provenance):
+    the settings, the model and its weights hash, the data file and its hash, and (hf) the batch size,
+    device and dtype, which the random stream depends on."""
+    if args.backend == "vllm":
+        batch_size, device, dtype = None, "cuda", args.dtype
+    else:
+        device, dtype = resolve_device(args.device, args.dtype)
+        batch_size = args.batch_size
     return {
         "protocol": args.protocol,
         **asdict(settings),
         "backend": args.backend,
         "model": str(args.model),
+        "model_sha256": model_sha256,
+        "data": str(Path(args.data).resolve()),
+        "data_sha256": file_sha256(args.data),
+        "batch_size": batch_size,
+        "device": device,
+        "dtype": dtype,
         "raw_prompt": bool(args.raw_prompt),
         "chat_template_kwargs": args.chat_template_kwargs,
         "top_k": None,  # switched off in both backends
@@ -527,13 +644,15 @@ def sampling_record(args: argparse.Namespace, settings: SamplingSettings) -> dic
 def run(args: argparse.Namespace) -> Path:
     settings = settings_from_args(args)
     check_model(args.model)
+    folder = model_folder(args.model)
     problems = read_problems(args.data, args.limit)
     # Default label: the checkpoint's name, plus the protocol, so that pass1 and avg16 samples of one
     # checkpoint stay two methods for the evaluator (which pairs them as Pass@1 / Avg@16).
     method = args.method or method_name(args.model) + (f"-{args.protocol}" if args.protocol else "")
     if args.overwrite and args.out.is_file():
         args.out.unlink()
-    writer = SampleWriter(args.out, method, sampling_record(args, settings), problems)
+    record = sampling_record(args, settings, model_sha256=weights_sha256(folder))
+    writer = SampleWriter(args.out, method, record, problems)
     todo = [p for p in problems if p.key not in writer.done]
     if not todo:
         print(f"{args.out}: all {len(problems)} problems already sampled ({settings}); nothing to do", file=sys.stderr)
@@ -546,12 +665,15 @@ def run(args: argparse.Namespace) -> Path:
         tokenizer = AutoTokenizer.from_pretrained(args.model)
     except (OSError, ValueError) as err:
         raise GenerationError(f"--model {args.model}: cannot load its tokenizer ({err})") from err
-    prompts = render_prompts(
-        tokenizer, todo, raw_prompt=args.raw_prompt, chat_template_kwargs=args.chat_template_kwargs
-    )
+    texts = [
+        prompt_text(tokenizer, p, raw_prompt=args.raw_prompt, chat_template_kwargs=args.chat_template_kwargs)
+        for p in todo
+    ]
+    prompts = [tokenizer(text, add_special_tokens=args.raw_prompt)["input_ids"] for text in texts]
+    hashes = [_sha256_text(text) for text in texts]
 
-    def on_done(position: int, texts: list[str]) -> None:
-        writer.append(todo[position], texts)
+    def on_done(position: int, responses: list[str]) -> None:
+        writer.append(todo[position], responses, hashes[position])
 
     if args.backend == "vllm":
         generate_vllm(
@@ -561,6 +683,7 @@ def run(args: argparse.Namespace) -> Path:
             tensor_parallel_size=args.tensor_parallel_size,
             max_model_len=args.max_model_len,
             chunk_size=args.chunk_size,
+            dtype=args.dtype,
             on_done=on_done,
         )
     else:

@@ -1,11 +1,17 @@
 """Launch one ``python -m verl_dsdr.main_ppo`` run as a subprocess and collect what it logged.
 
-The one launcher behind the integration tests, the whole-step benchmark and the toy
-reproduction. Each run gets its own run folder (``train.log``, file-logger ``metrics.jsonl``,
+The one launcher behind the quickstart, the integration tests, the whole-step benchmark and the
+toy reproduction. Each run gets its own run folder (``train.log``, file-logger ``metrics.jsonl``,
 ``run_info.json``) and its own short Ray session folder. Every process of the run carries a
 token in its environment (``VERL_DSDR_RUN_TOKEN``); afterwards exactly the processes with that
-token or naming that session folder are stopped (SIGTERM, then SIGKILL), never anything by a
-broad name.
+token or naming that session folder, and their descendants, are stopped (SIGTERM, then SIGKILL;
+:mod:`verl_dsdr.utils.processes`), never anything by a broad name, and the session folder is removed.
+
+Stopping a run: the run starts in a session of its own, so a Ctrl-C in the terminal reaches the
+launcher alone, which then stops the run's processes itself. The first SIGINT or SIGTERM
+(:class:`RunInterrupted`) ends the run within seconds; later ones are ignored until the clean-up
+is done, so a second Ctrl-C cannot leave processes behind. The command line prints one line saying
+so and exits 130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
@@ -17,14 +23,27 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from verl_dsdr.utils.console import BriefConsole
+from verl_dsdr.utils.processes import MARKER_ENV, own_processes, stop_own_processes
 from verl_dsdr.utils.tracking import wandb_mode_default
 
-MARKER_ENV = "VERL_DSDR_RUN_TOKEN"
+__all__ = [
+    "CPU_TINY_OVERRIDES",
+    "MARKER_ENV",
+    "RunInterrupted",
+    "RunResult",
+    "embedded_cpu_run",
+    "main_ppo_command",
+    "own_processes",
+    "run_training",
+    "stop_own_processes",
+]
 
 # Sizes of the embedded CPU run (tiny model, short arithmetic prompts): the quickstart, the tests,
 # the benchmarks and the toy all start from these, with ``preset=cpu``.
@@ -110,40 +129,6 @@ def main_ppo_command(overrides: Sequence[str], run_dir: Path, ray_dir: str, pyth
     (a run joining a cluster uses the cluster's session: Ray refuses another folder with an address)."""
     session = [] if joins_cluster(overrides) else [f"+ray_kwargs.ray_init._temp_dir={ray_dir}"]
     return [python, "-m", "verl_dsdr.main_ppo", f"hydra.run.dir={Path(run_dir) / 'hydra'}", *session, *overrides]
-
-
-def own_processes(token: str, ray_dir: str) -> list[int]:
-    """PIDs of a run's processes: ``token`` in their environment or ``ray_dir`` on their command line."""
-    import psutil
-
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        if proc.info["pid"] == os.getpid():
-            continue
-        try:
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            if (ray_dir and ray_dir in cmdline) or (token and proc.environ().get(MARKER_ENV) == token):
-                found.append(proc.info["pid"])
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return found
-
-
-def stop_own_processes(token: str, ray_dir: str, grace_s: float = 3.0) -> list[int]:
-    """SIGTERM the run's processes, SIGKILL what is left after ``grace_s``; return the PIDs found."""
-    found = own_processes(token, ray_dir)
-    pids = list(found)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + grace_s
-        while sig == signal.SIGTERM and time.monotonic() < deadline and own_processes(token, ray_dir):
-            time.sleep(0.2)
-        pids = own_processes(token, ray_dir)
-        if not pids:
-            break
-    return found
 
 
 def process_kind(cmdline: Sequence[str]) -> str:
@@ -239,12 +224,90 @@ def _wait_sampling(proc: subprocess.Popen, timeout_s: float, every_s: float = 1.
     return peak, listening, timed_out
 
 
-def _copy_lines(source, sinks) -> None:
-    """Copy a child's output line by line to every sink (the run's log file, and the console)."""
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM reached the launcher; the run's processes were stopped and its Ray folder removed."""
+
+    def __init__(self, signum: int, run_dir: Path | None = None) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum, self.run_dir = signum, run_dir
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # what a shell reports for a process ended by the signal: 130, 143
+
+    def message(self) -> str:
+        logs = f"; logs: {self.run_dir / 'train.log'}" if self.run_dir else ""
+        return (
+            f"[verl-dsdr] interrupted by {signal.Signals(self.signum).name}: the run's processes are stopped "
+            f"and its Ray folder removed{logs}"
+        )
+
+
+class _StopSignals:
+    """While a run is going: the first SIGINT or SIGTERM raises :class:`RunInterrupted` (once);
+    any signal during the clean-up, or after the first, is only noted, so the clean-up always finishes.
+
+    Python runs signal handlers in the main thread only; a run launched from another thread
+    (tests running two at once) leaves signals to that program.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.cleaning = False
+        self.active = threading.current_thread() is threading.main_thread()
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if self.active:
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame) -> None:
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        if first and not self.cleaning:
+            raise RunInterrupted(signum)
+
+
+def _parent_death_signal():
+    """A pre-exec function for the run's first process: SIGTERM it when the launcher dies (even by
+    SIGKILL), so no run trains on without its launcher; its Ray processes share its fate (Ray's own
+    setting). ``None`` where Linux's ``prctl`` is not available, or other threads run (a pre-exec
+    function is unsafe then)."""
+    if not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
+def _copy_lines(source, log_file, console: BriefConsole | None, show: threading.Event) -> None:
+    """Copy a child's output line by line to the run's log file and, while ``show`` is set, to this
+    process's stdout: through ``console``, or every line when it is ``None``."""
     for line in iter(source.readline, b""):
-        for sink in sinks:
-            sink.write(line)
-            sink.flush()
+        log_file.write(line)
+        log_file.flush()
+        if not show.is_set():
+            continue
+        if console is None:
+            shown = [line]
+        else:
+            shown = [f"{text}\n".encode() for text in console.feed(line.decode(errors="replace"))]
+        for text in shown:
+            sys.stdout.buffer.write(text)
+        if shown:
+            sys.stdout.buffer.flush()
 
 
 def run_training(
@@ -253,15 +316,15 @@ def run_training(
     timeout_s: float = 1800,
     extra_env: dict[str, str] | None = None,
     python: str = sys.executable,
-    echo: bool = False,
+    echo: bool | str = False,
 ) -> RunResult:
     """Run ``python -m verl_dsdr.main_ppo <overrides>`` with its logs in ``run_dir``; always cleans up.
 
-    ``echo`` also streams the run's output to this process's stdout (the command-line use).
+    ``echo`` also streams the run's output to this process's stdout (the command-line use):
+    ``"brief"`` through :class:`~verl_dsdr.utils.console.BriefConsole`, ``True`` or ``"full"`` every line.
     The run's peak memory, in total and by kind of process, is written to ``run_dir/memory.json``.
+    Raises :class:`RunInterrupted` on SIGINT or SIGTERM (in the main thread), after the clean-up.
     """
-    import threading
-
     from verl_dsdr.cpu.local_ray import new_session_dir
 
     run_dir = Path(run_dir)
@@ -288,17 +351,40 @@ def run_training(
     (run_dir / "command.json").write_text(json.dumps(command, indent=1))
     start = time.perf_counter()
     log_path = run_dir / "train.log"
-    try:
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            sinks = [log_file, sys.stdout.buffer] if echo else [log_file]
-            copier = threading.Thread(target=_copy_lines, args=(proc.stdout, sinks), daemon=True)
+    console = BriefConsole() if echo == "brief" else None
+    show = threading.Event()
+    if echo:
+        show.set()
+    proc, copier, leftovers = None, None, []
+    with _StopSignals() as signals, open(log_path, "wb") as log_file:
+        try:
+            proc = subprocess.Popen(
+                command,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a terminal's Ctrl-C reaches the launcher, which stops the run
+                preexec_fn=_parent_death_signal(),
+            )
+            copier = threading.Thread(target=_copy_lines, args=(proc.stdout, log_file, console, show), daemon=True)
             copier.start()
             peak, listening, timed_out = _wait_sampling(proc, timeout_s)
-            copier.join(timeout=10)
-    finally:
-        leftovers = stop_own_processes(token, ray_dir)
-        shutil.rmtree(ray_dir, ignore_errors=True)
+        except RunInterrupted as interrupted:
+            interrupted.run_dir = run_dir
+            show.clear()  # what the stopping processes print goes to train.log only
+            raise
+        finally:
+            signals.cleaning = True
+            leftovers = stop_own_processes(token, ray_dir)
+            shutil.rmtree(ray_dir, ignore_errors=True)
+            if proc is not None:
+                proc.wait()
+            if copier is not None:
+                copier.join(timeout=10)
+            if leftovers:
+                log_file.write(f"[verl-dsdr] stopped the run's leftover processes: {leftovers}\n".encode())
+        if signals.signum is not None:  # a signal came while the run was being cleaned up after it ended
+            raise RunInterrupted(signals.signum, run_dir)
     wall = time.perf_counter() - start
     (run_dir / "memory.json").write_text(json.dumps(peak.as_json(), indent=1))
     info_path = run_dir / "run_info.json"
@@ -320,11 +406,13 @@ def run_training(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m verl_dsdr.launch --run-dir DIR [--timeout S] [--tiny-overrides] -- OVERRIDES...``
+    """``python -m verl_dsdr.launch --run-dir DIR [--timeout S] [--tiny-overrides] [--console brief|full] -- OVERRIDES...``
 
-    One ``verl_dsdr.main_ppo`` run with its own Ray folder, its output streamed to the console and
-    to ``DIR/train.log``, its peak memory in ``DIR/memory.json``, and exactly its own processes
-    stopped afterwards. ``--print-tiny-overrides`` prints the embedded CPU run's sizes and exits.
+    One ``verl_dsdr.main_ppo`` run with its own Ray folder, its output in ``DIR/train.log`` and on the
+    console (``brief``: the config check, start-up milestones, one line per step and every warning a
+    person can act on; ``full``: every line), its peak memory in ``DIR/memory.json``, and exactly its
+    own processes stopped afterwards, or on Ctrl-C / SIGTERM (exit 130 / 143).
+    ``--print-tiny-overrides`` prints the embedded CPU run's sizes and exits.
     """
     import argparse
 
@@ -332,6 +420,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-dir", help="folder for train.log, metrics.jsonl, memory.json, run_info.json")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before the run is stopped (default 3600)")
     parser.add_argument("--tiny-overrides", action="store_true", help="put the embedded CPU run's sizes first")
+    parser.add_argument(
+        "--console",
+        choices=("brief", "full"),
+        default=os.environ.get("VERL_DSDR_CONSOLE", "brief"),
+        help="what the console shows (default brief, or $VERL_DSDR_CONSOLE); train.log always has every line",
+    )
     parser.add_argument(
         "--print-tiny-overrides", action="store_true", help="print the embedded CPU run's sizes and exit"
     )
@@ -343,11 +437,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.run_dir:
         parser.error("--run-dir is required to train")
     overrides = [*(CPU_TINY_OVERRIDES if args.tiny_overrides else ()), *args.overrides]
-    run = run_training(overrides, args.run_dir, timeout_s=args.timeout, echo=True)
+    try:
+        run = run_training(overrides, args.run_dir, timeout_s=args.timeout, echo=args.console)
+    except RunInterrupted as interrupted:
+        for sig in _StopSignals.SIGNALS:  # the run is stopped: a further Ctrl-C must not print a traceback
+            signal.signal(sig, signal.SIG_IGN)
+        print(interrupted.message(), flush=True)
+        return interrupted.exit_code
     if run.timed_out:
         print(f"[verl-dsdr] the run passed --timeout {args.timeout:.0f} s and was stopped", flush=True)
-    if run.leftovers:
-        print(f"[verl-dsdr] stopped the run's leftover processes: {run.leftovers}", flush=True)
     return run.returncode
 
 

@@ -1,8 +1,10 @@
 """Summarise a training run from verl's file logger: ``python -m verl_dsdr.summary [RUN_DIR | FILE.jsonl]``.
 
 Reads verl's ``FileLogger`` output (one ``{"step", "data"}`` per line) and prints steps, mean
-reward, group outcomes, step times, the ``dsdr/`` metrics and where the logs are; writes the same
-as JSON beside the log. Where the log is, in order:
+reward, group outcomes, step times, the ``dsdr/`` metrics, the validation curves (verl's
+``val-core/<data_source>/<acc|reward>/<metric>`` at each validation step, one table per metric with
+a column per benchmark) and where the logs are; writes the same as JSON beside the log, and with
+``--plot`` the validation curves as a PNG beside it. Where the log is, in order:
 - a ``.jsonl`` file given on the command line;
 - ``RUN_DIR/metrics.jsonl`` for a folder (the layout of this project's scripts and examples);
 - with no argument, where verl's ``FileLogger`` writes: ``$VERL_FILE_LOGGER_PATH`` if set, else
@@ -16,6 +18,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,6 +26,8 @@ from typing import Any, Mapping
 REWARD_KEYS = ("critic/score/mean", "critic/rewards/mean")
 STEP_TIME_KEYS = ("timing_s/step",)
 RUN_LOG = "metrics.jsonl"
+VAL_CORE = re.compile(r"val-core/(?P<benchmark>.+)/(?P<metric>(?:acc|reward)/(?:mean|maj|best)@\d+(?:/\w+)?)")
+"""verl's core validation keys (``ray_trainer._val_metrics_update``); the data source may hold ``/``."""
 VERL_PROJECT_DEFAULT = "verl_examples"  # trainer.project_name in verl's ppo_trainer.yaml
 VERL_EXPERIMENT_DEFAULT = "gsm8k"  # trainer.experiment_name in verl's ppo_trainer.yaml
 
@@ -80,6 +85,52 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def validation_curves(rows: list[dict]) -> dict[str, dict[str, Any]]:
+    """``{metric: {"steps": [...], "benchmarks": {benchmark: [value or None per step]}}}`` from the
+    ``val-core/`` keys; ``metric`` is ``acc/mean@16`` and the like, steps in the order they were logged."""
+    found: dict[str, dict[str, dict[int, float]]] = {}
+    for row in rows:
+        step = row.get("step")
+        for key, value in row.items():
+            match = VAL_CORE.fullmatch(key)
+            if match is None or not isinstance(value, (int, float)) or step is None:
+                continue
+            found.setdefault(match["metric"], {}).setdefault(match["benchmark"], {})[int(step)] = float(value)
+    curves: dict[str, dict[str, Any]] = {}
+    for metric, by_benchmark in found.items():
+        steps = sorted({step for values in by_benchmark.values() for step in values})
+        curves[metric] = {
+            "steps": steps,
+            "benchmarks": {b: [values.get(step) for step in steps] for b, values in by_benchmark.items()},
+        }
+    return curves
+
+
+def plot_validation(curves: dict[str, dict[str, Any]], path: Path) -> Path:
+    """One panel per validation metric, one line per benchmark, step on the x-axis (a PNG at ``path``)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    if not curves:
+        raise SummaryError("no val-core/ metrics in the log to plot: the run never validated (trainer.test_freq)")
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.6 * len(curves), 3.4), squeeze=False)
+    for ax, (metric, curve) in zip(axes.flat, curves.items()):
+        for benchmark, values in curve["benchmarks"].items():
+            points = [(s, 100.0 * v) for s, v in zip(curve["steps"], values) if v is not None]
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3, label=benchmark)
+        ax.set_title(f"val-core/<benchmark>/{metric}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("%")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
 def summarize(target: Path) -> dict[str, Any]:
     """Summary of the log at ``target`` (a run folder or a ``.jsonl`` file)."""
     log = metrics_path(Path(target))
@@ -102,6 +153,7 @@ def summarize(target: Path) -> dict[str, Any]:
         "grad_norm_mean": _mean(_series(train, "actor/grad_norm")),
         "rollout_probs_diff_max": max(_series(train, "training/rollout_probs_diff_max"), default=None),
         "dsdr": {k: _mean(_series(train, k)) for k in sorted({k for r in train for k in r if k.startswith("dsdr/")})},
+        "validation": validation_curves(rows),
     }
     run_info = run_dir / "run_info.json"
     if run_info.exists():
@@ -146,8 +198,24 @@ def render(summary: dict[str, Any], wall_s: float | None = None) -> str:
     if summary["dsdr"]:
         lines.append("  dsdr/ metrics (mean over steps):")
         lines += [f"    {k:<36} {_fmt(v)}" for k, v in summary["dsdr"].items()]
+    lines += _render_validation(summary.get("validation") or {})
     lines += [f"  metrics: {summary['metrics_file']}", f"  logs:    {summary['run_dir']}", "=" * 64]
     return "\n".join(lines)
+
+
+def _render_validation(curves: dict[str, dict[str, Any]]) -> list[str]:
+    if not curves:
+        return ["  validation: no val-core/ metrics logged (trainer.test_freq, trainer.val_before_train)"]
+    lines = []
+    for metric, curve in curves.items():
+        names = list(curve["benchmarks"])
+        widths = [max(8, len(name)) for name in names]
+        lines.append(f"  validation val-core/<benchmark>/{metric} by step:")
+        lines.append("    " + f"{'step':>6}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names, widths)))
+        for i, step in enumerate(curve["steps"]):
+            cells = [_fmt(curve["benchmarks"][n][i]) for n in names]
+            lines.append("    " + f"{step:>6}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
+    return lines
 
 
 def summary_path(log: Path) -> Path:
@@ -179,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--train-s", type=float, default=None, help="wall time of the training run alone, for the report"
     )
+    parser.add_argument(
+        "--plot",
+        action="store_true",
+        help="also draw the validation curves (val-core/ metrics by step) to validation.png beside the log",
+    )
     args = parser.parse_args(argv)
     target = args.target or verl_file_logger_path(args.project_name, args.experiment_name)
     try:
@@ -193,6 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     out = summary_path(Path(summary["metrics_file"]))
     out.write_text(json.dumps(summary, indent=2))
     print(render(summary, args.wall_s))
+    if args.plot:
+        try:
+            figure = plot_validation(
+                summary["validation"], out.with_name(out.name.replace("summary.json", "validation.png"))
+            )
+        except SummaryError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"validation curves: {figure}")
     if summary["steps"] == 0:
         print("no training step was logged: see the run's console log (train.log for this project's scripts)")
         return 1

@@ -42,3 +42,32 @@ ensure_venv() {
     echo "[verl-dsdr] installed in $((SECONDS - start))s"
   fi
 }
+
+# Ctrl-C (SIGINT) or SIGTERM ends a script at once, with one line saying so, and exit 130 / 143.
+# A script sets INTERRUPTED to that line (where its logs are) and calls `stop_on_signals`; each
+# long step runs as `interruptible CMD...`: in the background while the script waits, because
+# bash runs a trap only between foreground commands (a SIGTERM would otherwise wait for the step
+# to finish). On a signal the step gets SIGTERM (a terminal's Ctrl-C reaches it directly too: same
+# process group), the script waits while it stops (verl_dsdr.launch stops its run's processes and
+# prints its own line; INTERRUPTED="" then), and later signals are ignored until it has.
+stop_on_signals() {
+  trap '_on_signal 130' INT
+  trap '_on_signal 143' TERM
+}
+_on_signal() {
+  trap '' INT TERM
+  if [ -n "${_STEP_PID:-}" ]; then
+    kill -TERM "$_STEP_PID" 2>/dev/null || true
+    wait "$_STEP_PID" 2>/dev/null || true
+  fi
+  if [ -n "${INTERRUPTED:-}" ]; then echo "$INTERRUPTED"; fi
+  exit "$1"
+}
+interruptible() {
+  "$@" &
+  _STEP_PID=$!
+  local status=0
+  wait "$_STEP_PID" || status=$?   # a trapped signal ends the wait at once, and _on_signal exits
+  _STEP_PID=
+  return "$status"
+}

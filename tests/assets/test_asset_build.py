@@ -132,7 +132,8 @@ def test_cli_prints_shell_exports(tmp_path, capsys, monkeypatch, small_config):
     assert cli_module.main(argv) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     exports = dict(line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
-    assert set(exports) == {"MODEL_PATH", "TRAIN_FILE", "VAL_FILE", "VERL_DSDR_ASSETS"}
+    assert set(exports) == {"MODEL_PATH", "TRAIN_FILE", "VAL_FILES", "VAL_FILE", "VERL_DSDR_ASSETS"}
+    assert exports["VAL_FILES"] == exports["VAL_FILE"]  # VAL_FILES for examples/, VAL_FILE for older scripts
     assert Path(exports["MODEL_PATH"], "config.json").is_file() and Path(exports["TRAIN_FILE"]).is_file()
     assert lines[-1].startswith("# warm-start sampling at T=1.0, 4 prompts x 2: train acc ")
     config = json.loads(Path(exports["VERL_DSDR_ASSETS"], "config.json").read_text())

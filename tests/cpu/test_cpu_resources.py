@@ -1,14 +1,32 @@
 """Ray's logical resources follow a CPU run's shape; each run gets its own loopback-only, token-protected Ray."""
 
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
-from verl_dsdr.cpu.local_ray import LOOPBACK_ENV, TOKEN_FILE, prepare_local_ray
-from verl_dsdr.cpu.resources import CPU_PER_RANK, SCHEDULING_SLACK, ResourceError, fit_cpu_resources, plan_cpu_resources
+from verl_dsdr.cpu.local_ray import LOOPBACK_ENV, TMP_SUBDIR, TOKEN_FILE, prepare_local_ray
+from verl_dsdr.cpu.resources import (
+    CPU_PER_RANK,
+    SCHEDULING_SLACK,
+    TQ_DEFAULT_THREADS,
+    ResourceError,
+    fit_cpu_resources,
+    plan_cpu_resources,
+    transfer_queue_threads,
+    worker_environment,
+)
+
+
+@pytest.fixture(autouse=True)
+def _own_tmpdir(monkeypatch):
+    """prepare_local_ray points this process's TMPDIR at the run's folder; the suite's is put back after."""
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
 
 
 def _config(nnodes=1, per_node=1, units=1, num_cpus=None, num_gpus=None, mode="sync", address=None, temp_dir=None):
@@ -99,11 +117,13 @@ def test_each_run_gets_its_own_ray_folder_and_token(monkeypatch):
         assert (Path(a.folder) / TOKEN_FILE).read_text() != token.read_text()
         assert os.environ["RAY_AUTH_MODE"] == "token" and os.environ[LOOPBACK_ENV] == "0"
         assert os.environ["RAY_enable_worker_prestart"] == "0"
+        # every process of the run keeps its temporary files (verl's checkpoint locks, ...) in its folder
+        assert os.environ["TMPDIR"] == str(Path(b.folder) / TMP_SUBDIR) == tempfile.gettempdir()
+        assert first.ray_kwargs.ray_init.runtime_env.env_vars.TMPDIR == str(Path(a.folder) / TMP_SUBDIR)
+        assert (Path(a.folder) / TMP_SUBDIR).is_dir()
     finally:
         for run in (a, b):
-            for child in Path(run.folder).iterdir():
-                child.unlink()
-            Path(run.folder).rmdir()
+            shutil.rmtree(run.folder)
 
 
 def test_a_given_ray_folder_is_used_and_not_owned(tmp_path, monkeypatch):
@@ -161,3 +181,34 @@ def test_local_ray_routes_torch_and_gloo_to_its_folder_and_loopback(tmp_path, mo
     env_vars = config.ray_kwargs.ray_init.runtime_env.env_vars
     assert env_vars.VERL_DSDR_DIST_STORE_DIR == str(tmp_path)
     assert env_vars.GLOO_SOCKET_IFNAME in ("lo", "lo0")
+
+
+def test_transfer_queue_threads_follow_the_cores_the_run_is_given(monkeypatch):
+    import psutil
+
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 2)
+    assert transfer_queue_threads() == min(2, len(os.sched_getaffinity(0)))
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 64)
+    assert transfer_queue_threads() == min(TQ_DEFAULT_THREADS, len(os.sched_getaffinity(0)))
+
+
+def test_every_ray_process_gets_the_thread_count_and_the_inductor_cache(monkeypatch, tmp_path):
+    from verl_dsdr.cpu import prepare_cpu_run
+
+    monkeypatch.delenv("TQ_NUM_THREADS", raising=False)
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    assert worker_environment() == {
+        "TQ_NUM_THREADS": str(transfer_queue_threads()),
+        "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor"),
+    }
+    config = _config(address="127.0.0.1:6379")  # joining a cluster: the workers still get both
+    config.actor_rollout_ref.rollout.router_config_path = "set"
+    with_user_value = OmegaConf.merge(
+        config, {"ray_kwargs": {"ray_init": {"runtime_env": {"env_vars": {"TQ_NUM_THREADS": "3"}}}}}
+    )
+    prepare_cpu_run(config)
+    prepare_cpu_run(with_user_value)
+    env_vars = config.ray_kwargs.ray_init.runtime_env.env_vars
+    assert env_vars.TQ_NUM_THREADS == str(transfer_queue_threads())
+    assert env_vars.TORCHINDUCTOR_CACHE_DIR == str(tmp_path / "inductor")
+    assert with_user_value.ray_kwargs.ray_init.runtime_env.env_vars.TQ_NUM_THREADS == "3"  # the config's value wins

@@ -8,7 +8,6 @@ import pytest
 
 from verl_dsdr.eval import __main__ as eval_cli
 from verl_dsdr.eval import diversity
-from verl_dsdr.eval.metrics import UnequalSamplesWarning
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -75,23 +74,30 @@ def sample_files(tmp_path):
 
 def test_eval_cli_every_number(tmp_path, sample_files, fake_embedder, capsys):
     out = tmp_path / "out"
-    with pytest.warns(UnequalSamplesWarning, match="grpo/aime24"):
-        code = eval_cli.main(
-            [
-                "--samples",
-                *map(str, sample_files),
-                "--out",
-                str(out),
-                "--workers",
-                "1",
-                "--no-progress",
-                "--embedder-model",
-                "my-encoder",
-                "--cluster-threshold",
-                "0.9",
-            ]
-        )
+    code = eval_cli.main(
+        [
+            "--samples",
+            *map(str, sample_files),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--no-progress",
+            "--embedder-model",
+            "my-encoder",
+            "--cluster-threshold",
+            "0.9",
+        ]
+    )
     assert code == 0
+    captured = capsys.readouterr()
+    # unequal samples: one plain line naming the problems and their counts, not a Python warning
+    unequal = [line for line in captured.err.splitlines() if "unequal" in line]
+    assert unequal == [
+        "warning: grpo/aime24: unequal samples per problem: n = 2 for 2 of 3 problems, other n for 1 (2=3); "
+        "pass@k uses each problem's own n and k <= 2"
+    ]
+    assert "UnequalSamplesWarning" not in captured.err
     assert fake_embedder["model"] == "my-encoder"
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics) == ["dsdr", "grpo"]
@@ -101,7 +107,8 @@ def test_eval_cli_every_number(tmp_path, sample_files, fake_embedder, capsys):
     assert (a["problems"], a["samples_per_problem"], a["unequal_sample_counts"]) == (3, 4, {})
     assert a["mean_accuracy"] == pytest.approx(6 / 12)
     # pass@2: p1 n-c = 1 < 2 -> 1; p2 1 - C(2,2)/C(4,2) = 5/6; p3 1 - C(3,2)/C(4,2) = 1/2 -> mean 7/9
-    assert a["pass@k"] == pytest.approx({"1": 0.5, "2": 7 / 9, "4": 1.0})
+    # pass@3: p1 1; p2 1 - C(2,3)/C(4,3) = 1; p3 1 - C(3,3)/C(4,3) = 3/4 -> mean 11/12 (every k = 1..n)
+    assert a["pass@k"] == pytest.approx({"1": 0.5, "2": 7 / 9, "3": 11 / 12, "4": 1.0})
     # diversity: p1 D_emb (0.25, 0.25, 0.5) -> 1/3, D_eq (0, 1/3, 1/2) -> 5/18, 2 clusters;
     #            p2 D_emb 0.2, D_eq 0, 2 clusters (cos 0.6 < 0.9); p3 has one correct: skipped
     d = a["diversity"]
@@ -115,7 +122,7 @@ def test_eval_cli_every_number(tmp_path, sample_files, fake_embedder, capsys):
     assert (m["problems"], m["samples_per_problem"]) == (2, 4)
     assert m["mean_accuracy"] == pytest.approx(2 / 8)
     # pass@2: q1 1 - C(2,2)/C(4,2) = 5/6, q2 0 -> 5/12; pass@4: q1 1, q2 0 -> 1/2
-    assert m["pass@k"] == pytest.approx({"1": 0.25, "2": 5 / 12, "4": 0.5})
+    assert m["pass@k"] == pytest.approx({"1": 0.25, "2": 5 / 12, "3": 0.5, "4": 0.5})
     # q1: two identical correct responses -> no dissimilarity, no unique formula, one cluster
     assert m["diversity"]["problems_with_2plus_correct"] == 1
     assert m["diversity"]["semantic_dissimilarity"] == pytest.approx(0.0, abs=1e-6)
@@ -144,11 +151,13 @@ def test_eval_cli_every_number(tmp_path, sample_files, fake_embedder, capsys):
     assert float(table[1]["diversity_distinct_solutions"]) == 1.0
 
     md = (out / "table.md").read_text()
-    # Methods without a pass1/avg16 pair get one Avg@n cell per benchmark and their sample count n.
-    assert "| Method | n | AIME24 | MATH500 | Avg. |" in md
-    assert "| dsdr | 4 | 50.0 | 25.0 | 37.5 |" in md
-    assert "| grpo | 2–3 | 50.0 | – | – |" in md  # Avg@n per problem: mean(1/2, 0, 1); no MATH500, so no average
-    assert md in capsys.readouterr().out
+    # Methods without a pass1/avg16 pair get one Avg@n cell per benchmark and their sample count n;
+    # ± the SE over problems: dsdr AIME24 c/n (3/4, 2/4, 1/4) -> 14.4; MATH500 (2/4, 0) -> 25.0;
+    # Avg. sqrt(14.43^2 + 25^2) / 2 = 14.4; grpo (1/2, 0, 1) -> 28.9
+    assert "| Method | n | AIME24 (3) | MATH500 (2) | Avg. |" in md
+    assert "| dsdr | 4 | 50.0 ± 14.4 | 25.0 ± 25.0 | 37.5 ± 14.4 |" in md
+    assert "| grpo | 2–3 | 50.0 ± 28.9 | – | – |" in md  # no MATH500, so no average
+    assert md in captured.out
 
 
 def test_pass_at_k_png_is_valid(tmp_path, sample_files):

@@ -122,3 +122,41 @@ def test_time_limit_must_be_positive(tmp_path, capsys):
         ]
     )
     assert code == 2 and "--time-limit must be > 0 seconds" in capsys.readouterr().err
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_a_file_given_twice_is_refused(tmp_path, capsys):
+    """Today `--samples a.jsonl a.jsonl` exited 0 with every n doubled."""
+    path = _write(tmp_path / "a.jsonl", [GOOD, {**GOOD, "problem_id": 2}])
+    copy = _write(tmp_path / "copy.jsonl", [GOOD, {**GOOD, "problem_id": 2}])
+    for second, message in [(path, "is given twice"), (copy, f"is a copy of {path}")]:
+        argv = ["--samples", str(path), str(second), "--out", str(tmp_path / "o"), "--workers", "1"]
+        assert eval_cli.main([*argv, "--no-progress", "--no-diversity"]) == 2
+        err = capsys.readouterr().err
+        assert f"samples file {second} {message}" in err and "counted twice" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_repeated_sample_index_is_refused_naming_both_rows(tmp_path, capsys):
+    rows = [{**GOOD, "sample_index": i} for i in (0, 1)]
+    path = _write(tmp_path / "s.jsonl", rows + rows)  # a problem's block written twice
+    code = eval_cli.main(["--samples", str(path), "--out", str(tmp_path / "o"), "--no-progress", "--no-diversity"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{path}:3: repeats {path}:1: sample_index 0 of (method, benchmark, problem_id) = ('s', 'b', '1')" in err
+    assert f"{path}:4: repeats {path}:2" in err and "Traceback" not in err
+    # the same index in two files of one method is a repeat too
+    other = _write(tmp_path / "t.jsonl", [{**GOOD, "method": "s", "sample_index": 1, "response": "x"}])
+    with pytest.raises(SampleError, match=f"{other}:1: repeats {path}:2"):
+        read_samples([_write(path, rows), other])
+
+
+def test_rows_without_sample_index_are_numbered_per_problem(tmp_path):
+    path = _write(tmp_path / "s.jsonl", [GOOD, {**GOOD, "problem_id": 2}, GOOD, {**GOOD, "sample_index": 5}])
+    assert [(s.problem_id, s.sample_index) for s in read_samples([path])] == [("1", 0), ("2", 0), ("1", 1), ("1", 5)]
+    with pytest.raises(SampleError, match="'sample_index' must be an integer >= 0"):
+        read_samples([_write(path, [{**GOOD, "sample_index": -1}])])

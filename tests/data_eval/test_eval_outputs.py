@@ -140,6 +140,8 @@ def test_log_samples_writes_per_sample_verdicts(tmp_path, dsdr_file):
         "benchmark": "aime24",
         "problem_id": "1",
         "sample_index": 0,
+        "prompt_hash": None,  # the fixture rows record none; generate's rows do
+        "response": R1,
         "extracted_answer": "4",
         "ground_truth": "4",
         "correct": True,
@@ -172,19 +174,103 @@ def test_table_pairs_pass1_and_avg16_as_the_paper(tmp_path):
     out = tmp_path / "o"
     evaluate(out, pass1, avg16, grpo, extra=["--no-diversity"])
     md = (out / "table.md").read_text()
-    assert "| Method | AIME24 | Avg. |" in md
-    assert "| dsdr | 50.0 / 37.5 | 50.0 / 37.5 |" in md  # Pass@1 = 1/2; Avg@16 = mean(2/4, 1/4)
-    assert "| grpo | – / 50.0 | – / 50.0 |" in md  # no pass1 samples for grpo
+    assert "| Method | AIME24 (2) | Avg. |" in md
+    # Pass@1 = 1/2 ± 0.5/sqrt(2)... SE of (1, 0) = 0.5; Avg@16 = mean(2/4, 1/4) ± SE of (0.5, 0.25) = 0.125
+    assert "| dsdr | 50.0 ± 50.0 / 37.5 ± 12.5 | 50.0 ± 50.0 / 37.5 ± 12.5 |" in md
+    assert "| grpo | – / 50.0 ± 50.0 | – / 50.0 ± 50.0 |" in md  # no pass1 samples for grpo
     assert "Cells: Pass@1 / Avg@1–4 in %" in md  # the n actually sampled (4 for dsdr, 1 for grpo), not a fixed 16
+    # every row can be found in metrics.json under the methods it joins
+    assert "dsdr = `dsdr` (pass1) + `dsdr-avg16` (avg16); grpo = `grpo-avg16` (avg16)" in md
+    assert "**Warning:** AIME24: 2 problems evaluated, the standard set has 30" in md
 
 
 def test_table_without_protocols_shows_one_number_per_cell():
-    entry = {"pass@k": {"1": 0.25}, "samples_per_problem": 4, "unequal_sample_counts": {}}
-    uneven = {"pass@k": {"1": 0.5}, "samples_per_problem": 2, "unequal_sample_counts": {"a": 2, "b": 3}}
-    md = markdown_table({"a": {"aime24": entry, "math500": entry}, "b": {"aime24": uneven}})
-    assert "| Method | n | AIME24 | MATH500 | Avg. |" in md
-    assert "| a | 4 | 25.0 | 25.0 | 25.0 |" in md
+    entry = {"pass@k": {"1": 0.25}, "samples_per_problem": 4, "unequal_sample_counts": {}, "problems": 30}
+    full = {**entry, "problems": 500, "stderr": {"pass@k": {"1": 0.03}}}
+    uneven = {"pass@k": {"1": 0.5}, "samples_per_problem": 2, "unequal_sample_counts": {"a": 2, "b": 3}, "problems": 2}
+    md = markdown_table({"a": {"aime24": entry, "math500": full}, "b": {"aime24": uneven}})
+    assert "| Method | n | AIME24 (2–30) | MATH500 (500) | Avg. |" in md
+    assert "| a | 4 | 25.0 | 25.0 ± 3.0 | 25.0 |" in md  # no SE for AIME24 in the entry: none for Avg.
     assert "| b | 2–3 | 50.0 | – | – |" in md
+    assert "**Warning:** AIME24: 2–30 problems evaluated, the standard set has 30" in md
+    assert "MATH500" not in md.split("**Warning:**", 1)[1]  # 500 is its standard size
+
+
+def test_table_counts_problems_and_gives_standard_errors(tmp_path, dsdr_file):
+    """Today's table hid its size: a 3-problem AIME24 looked like the full 30, and no cell had a ±."""
+    out = tmp_path / "o"
+    evaluate(out, dsdr_file, extra=["--no-diversity"])
+    md = (out / "table.md").read_text()
+    se = 100 * statistics.stdev([3 / 4, 2 / 4, 1 / 4]) / math.sqrt(3)  # per-problem c/n: 14.4
+    assert "| Method | n | AIME24 (3) | Avg. |" in md
+    assert f"| dsdr | 4 | 50.0 ± {se:.1f} | 50.0 ± {se:.1f} |" in md
+    assert "**Warning:** AIME24: 3 problems evaluated, the standard set has 30" in md
+
+
+def test_avg_standard_error_combines_the_benchmarks():
+    a = {"pass@k": {"1": 0.5}, "samples_per_problem": 4, "unequal_sample_counts": {}, "problems": 30}
+    b = {"pass@k": {"1": 0.3}, "samples_per_problem": 4, "unequal_sample_counts": {}, "problems": 30}
+    a["stderr"], b["stderr"] = {"pass@k": {"1": 0.03}}, {"pass@k": {"1": 0.04}}
+    md = markdown_table({"m": {"aime24": a, "aime25": b}})
+    assert "| m | 4 | 50.0 ± 3.0 | 30.0 ± 4.0 | 40.0 ± 2.5 |" in md  # sqrt(3^2 + 4^2) / 2 = 2.5
+    assert "Warning" not in md  # both have their standard 30 problems
+
+
+@pytest.mark.parametrize(
+    "methods, protocols, message",
+    [
+        (["model-pass1", "model-avg16", "model"], {}, "label 'model' is used both unpaired"),
+        (["model", "model-pass1"], {"model": "pass1"}, "'model' and 'model-pass1' are both the pass1 samples"),
+    ],
+)
+def test_a_label_used_paired_and_unpaired_is_refused(tmp_path, capsys, methods, protocols, message):
+    """Today: two `model` rows in table.md, while metrics.json keeps other names."""
+    items = []
+    for method in methods:
+        record = {"protocol": protocols[method]} if method in protocols else None
+        extra = {"method": method, **({"sampling": record} if record else {})}
+        items += rows("aime24", 1, "4", [R1], **extra)
+    path = write_jsonl(tmp_path / "s.jsonl", items)
+    argv = ["--samples", str(path), "--out", str(tmp_path / "o"), "--workers", "1", "--no-progress"]
+    assert eval_cli.main([*argv, "--no-diversity"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "rename" in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "metrics.json").exists()  # refused before scoring
+
+
+def test_provenance_has_commit_and_model_hash(tmp_path, dsdr_file):
+    """Today provenance.json had neither the code's commit nor the model's weights hash."""
+    record = {"protocol": None, "n": 1, "model": "/ckpt/m", "model_sha256": "ab" * 32}
+    other = write_jsonl(tmp_path / "m.jsonl", rows("aime24", 1, "4", [R1], method="m", sampling=record))
+    out = tmp_path / "o"
+    evaluate(out, dsdr_file, other, extra=["--no-diversity"])
+    p = json.loads((out / "provenance.json").read_text())
+    assert p["models"] == {"dsdr": None, "m": {"model": "/ckpt/m", "weights_sha256": "ab" * 32}}
+    from verl_dsdr.eval.provenance import git_commit
+
+    commit = p["code"]["commit"]
+    assert commit == git_commit()["commit"]
+    assert commit == "not a git checkout" or len(commit) == 40
+
+
+def test_git_commit_outside_a_checkout(monkeypatch):
+    from verl_dsdr.eval import provenance
+
+    monkeypatch.setattr(provenance.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(FileNotFoundError()))
+    assert provenance.git_commit() == {"commit": "not a git checkout", "dirty": None}
+
+
+def test_weights_sha256_covers_names_and_bytes(tmp_path):
+    from verl_dsdr.eval.provenance import weights_sha256
+
+    (tmp_path / "config.json").write_text("{}")
+    assert weights_sha256(tmp_path) is None  # no weight file
+    (tmp_path / "model.safetensors").write_bytes(b"\x00\x01")
+    first = weights_sha256(tmp_path)
+    (tmp_path / "config.json").write_text('{"a": 1}')
+    assert weights_sha256(tmp_path) == first  # only the weights count
+    (tmp_path / "model.safetensors").write_bytes(b"\x00\x02")
+    assert weights_sha256(tmp_path) != first
 
 
 def test_split_protocol():
@@ -209,3 +295,41 @@ def test_diversity_phase_has_a_progress_bar(tmp_path, dsdr_file, fake_embedder, 
     assert eval_cli.main(["--samples", str(dsdr_file), "--out", str(out), "--workers", "1"]) == 0
     err = capsys.readouterr().err
     assert "scoring" in err and "diversity" in err and "2/2" in err  # two problems with 2+ correct responses
+
+
+def _entry(values, problems=30):
+    return {
+        "pass@k": {str(k): v for k, v in enumerate(values, start=1)},
+        "stderr": {"pass@k": {str(k): 0.0 for k in range(1, len(values) + 1)}},
+        "problems": problems,
+        "samples_per_problem": len(values),
+        "unequal_sample_counts": {},
+    }
+
+
+def test_pass_at_k_figure_leaves_out_pass1_points_and_starts_at_zero():
+    import matplotlib.pyplot as plt
+
+    from verl_dsdr.eval.plots import pass_at_k_figure
+
+    metrics = {
+        "dsdr-pass1": {"aime24": _entry([0.5])},
+        "dsdr-avg16": {"aime24": _entry([0.1 * k for k in range(1, 5)])},
+        "zero-avg16": {"aime24": _entry([0.0] * 4)},
+        "p": {"aime24": _entry([0.0])},
+    }
+    fig = pass_at_k_figure(metrics, {"p": "pass1"})
+    try:
+        ax = fig.axes[0]
+        labels = ax.get_legend_handles_labels()[1]
+        assert labels == ["dsdr-avg16", "zero-avg16"]  # the metrics.json names; no single pass1 points
+        assert ax.get_ylim()[0] == pytest.approx(-0.02 * 40 * 1.08) and ax.get_ylim()[1] == pytest.approx(40 * 1.08)
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
+    finally:
+        plt.close(fig)
+    fig = pass_at_k_figure({"zero": {"aime24": _entry([0.0, 0.0])}})
+    try:
+        low, high = fig.axes[0].get_ylim()
+        assert (low, high) == pytest.approx((-0.02, 1.0))  # an all-zero panel: 0..1 %, not -0.04..0.04 %
+    finally:
+        plt.close(fig)

@@ -104,8 +104,10 @@ def test_sampled_rows_schema_order_and_seed(tiny_model, data_file, tmp_path):
     assert {r["method"] for r in rows} == {"tiny-qwen"}  # the model folder's name
     assert {r["benchmark"] for r in rows} == {"aime24"}
     assert [r["ground_truth"] for r in rows[::2]] == ["3", "4", "5"]
-    keys = {"method", "benchmark", "problem_id", "ground_truth", "response", "sample_index", "sampling"}
+    keys = {"method", "benchmark", "data_source", "problem_id", "index", "ground_truth", "response"}
+    keys |= {"sample_index", "prompt_hash", "sampling"}
     assert all(set(r) == keys for r in rows)
+    assert {r["data_source"] for r in rows} == {"aime24"} and [r["index"] for r in rows] == [0, 0, 1, 1, 2, 2]
     assert [r["sample_index"] for r in rows] == [0, 1, 0, 1, 0, 1]
     assert all(isinstance(r["response"], str) for r in rows)
     again = gen(
@@ -124,6 +126,46 @@ def test_sampled_rows_schema_order_and_seed(tiny_model, data_file, tmp_path):
         "3",
     )
     assert again == rows
+
+
+def test_rows_keep_the_datas_own_id_and_prompt_hash(tiny_model, tmp_path):
+    """Today problem_id was the row position ("0"), not the prepared data's id, and no prompt was recorded."""
+    import hashlib
+
+    from transformers import AutoTokenizer
+
+    records = [
+        build_record(problem=p, answer=a, data_source="aime24", style="boxed", index=i, split="test", original_id=o)
+        for i, (p, a, o) in enumerate([("What is 1 + 2?", "3", "2024-I-1"), ("1 + 1?", "2", "2024-II-4")])
+    ]
+    data = write_parquet(records, tmp_path / "aime24.parquet")
+    rows = gen(tiny_model, data, tmp_path / "s.jsonl", "--n", "1", "--temperature", "0", "--batch-size", "2")
+    assert [(r["problem_id"], r["index"], r["data_source"]) for r in rows] == [
+        ("2024-I-1", 0, "aime24"),
+        ("2024-II-4", 1, "aime24"),
+    ]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    text = tokenizer.apply_chat_template(records[0]["prompt"], add_generation_prompt=True, tokenize=False)
+    assert rows[0]["prompt_hash"] == hashlib.sha256(text.encode()).hexdigest()
+    sampling = rows[0]["sampling"]
+    assert sampling["data"] == str(data)
+    assert sampling["data_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert (sampling["batch_size"], sampling["device"], sampling["dtype"]) == (2, "cpu", "float32")
+    from verl_dsdr.eval.provenance import weights_sha256
+
+    assert sampling["model_sha256"] == weights_sha256(tiny_model) and len(sampling["model_sha256"]) == 64
+
+
+def test_unknown_hub_id_offline_fails_at_once(tiny_model, data_file, tmp_path, capsys, monkeypatch):
+    """Today an id missing from the cache retried the hub for 25-50 s before failing."""
+    import time
+
+    monkeypatch.setattr(generate, "_hub_reachable", lambda timeout=3.0: False)
+    start = time.monotonic()
+    code = generate.main(["--model", "nobody/no-such-model", "--data", str(data_file), "--out", str(tmp_path / "x")])
+    assert code == 2 and time.monotonic() - start < 5
+    err = capsys.readouterr().err
+    assert "not in the local Hugging Face cache" in err and "huggingface-cli download nobody/no-such-model" in err
 
 
 def test_greedy_batched_equals_one_by_one(tiny_model, data_file, tmp_path):

@@ -57,8 +57,8 @@ def test_rows_are_appended_per_problem_and_a_crash_resumes(assets, tmp_path, mon
     original = generate.SampleWriter.append
     appended = []
 
-    def append_then_crash(self, problem, texts):
-        original(self, problem, texts)
+    def append_then_crash(self, problem, texts, *rest):
+        original(self, problem, texts, *rest)
         appended.append(problem.key)
         assert len(_rows(out)) == 2 * len(appended)  # on disk before the next problem is sampled
         if len(appended) == 1:
@@ -95,6 +95,8 @@ def test_unfinished_problem_is_redone_and_sampling_is_recorded(assets, tmp_path)
     assert generate.main(_argv(assets, out, "--protocol", "avg16", "--seed", "5")) == 0
     rows = _rows(out)
     sampling = rows[0]["sampling"]
+    from verl_dsdr.eval.provenance import file_sha256, weights_sha256
+
     assert sampling == {
         "protocol": "avg16",
         "n": 2,
@@ -104,6 +106,12 @@ def test_unfinished_problem_is_redone_and_sampling_is_recorded(assets, tmp_path)
         "seed": 5,
         "backend": "hf",
         "model": str(assets.model_dir),
+        "model_sha256": weights_sha256(assets.model_dir),
+        "data": str(assets.val_parquet),
+        "data_sha256": file_sha256(assets.val_parquet),
+        "batch_size": 1,
+        "device": "cpu",
+        "dtype": "float32",
         "raw_prompt": False,
         "chat_template_kwargs": None,
         "top_k": None,
@@ -124,6 +132,8 @@ def test_resume_refuses_other_settings_and_overwrite_restarts(assets, tmp_path, 
     assert generate.main(_argv(assets, out, "--seed", "1")) == 2
     err = capsys.readouterr().err
     assert "Resuming would mix them" in err and "--overwrite" in err and "Traceback" not in err
+    # only the setting that differs, not the two whole records
+    assert "(seed: 0 -> 1)" in err and "temperature" not in err
     assert generate.main(_argv(assets, out, "--seed", "1", "--overwrite")) == 0
     assert {r["sampling"]["seed"] for r in _rows(out)} == {1}
     out.write_text('{"benchmark": "x", "problem_id": 0\nnot json\n')

@@ -48,9 +48,8 @@ def test_pass_at_k_refuses_non_integers():
 
 def test_k_values():
     assert k_values(1) == [1]
-    assert k_values(16) == [1, 2, 4, 8, 16]
-    assert k_values(64) == [1, 2, 4, 8, 16, 32, 64]
-    assert k_values(12) == [1, 2, 4, 8, 12]  # n itself added when not a power of 2
+    assert k_values(16) == list(range(1, 17))  # the whole curve, as the README promises (k = 1..16)
+    assert k_values(3) == [1, 2, 3]
 
 
 def test_benchmark_accuracy_equal_counts():
@@ -61,13 +60,14 @@ def test_benchmark_accuracy_equal_counts():
     assert m["problems"] == 3 and m["samples_per_problem"] == 4
     assert m["mean_accuracy"] == pytest.approx(5 / 12)  # (4 + 1 + 0) / 12
     # pass@2: a -> 1; b -> 1 - C(3,2)/C(4,2) = 1 - 3/6 = 0.5; c -> 0; mean 1.5/3 = 0.5
-    assert m["pass@k"] == pytest.approx({"1": 5 / 12, "2": 0.5, "4": 2 / 3})
+    # pass@3: a 1; b 1 - C(3,3)/C(4,3) = 3/4; c 0 -> 7/12
+    assert m["pass@k"] == pytest.approx({"1": 5 / 12, "2": 0.5, "3": 7 / 12, "4": 2 / 3})
     assert m["unequal_sample_counts"] == {}
 
 
 def test_benchmark_accuracy_unequal_counts_warns_and_uses_own_n():
     counts = {"a": (4, 2), "b": (2, 1)}
-    with pytest.warns(UnequalSamplesWarning, match=r"a=4, b=2"):
+    with pytest.warns(UnequalSamplesWarning, match=r"n = 2 for 1 of 2 problems, other n for 1 \(a=4\)"):
         m = benchmark_accuracy(counts, label="m/bench")
     assert m["samples_per_problem"] == 2  # the minimum
     assert m["unequal_sample_counts"] == {"a": 4, "b": 2}

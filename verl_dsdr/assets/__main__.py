@@ -1,7 +1,8 @@
 """CLI: `python -m verl_dsdr.assets build [--cache-dir D] [--seed S] [--print-env]`.
 
 Prints where the assets are; with `--print-env`, as shell `export` lines for scripts
-(`eval "$(python -m verl_dsdr.assets build --print-env)"`). Progress goes to stderr. The last
+(`eval "$(python -m verl_dsdr.assets build --print-env)"`): `VAL_FILES` is what the example scripts
+read (a comma-separated list, here one file); `VAL_FILE`, the same file, is kept for older scripts. Progress goes to stderr. The last
 line is the measured warm-start sampling accuracy (a `#` comment under `--print-env`).
 """
 
@@ -32,7 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--warm-start-steps", type=int, default=None, help="override the number of warm-start steps")
     build.add_argument(
-        "--print-env", action="store_true", help="print `export MODEL_PATH=... TRAIN_FILE=... VAL_FILE=...` lines"
+        "--print-env",
+        action="store_true",
+        help="print `export MODEL_PATH=... TRAIN_FILE=... VAL_FILES=... VAL_FILE=...` lines (VAL_FILES as the "
+        "example scripts read it; VAL_FILE, the same file, for older scripts)",
     )
     return parser
 
@@ -50,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print_env:
         print(f"export MODEL_PATH={shlex.quote(paths.model_dir)}")
         print(f"export TRAIN_FILE={shlex.quote(paths.train_parquet)}")
+        print(f"export VAL_FILES={shlex.quote(paths.val_parquet)}")
         print(f"export VAL_FILE={shlex.quote(paths.val_parquet)}")
         print(f"export VERL_DSDR_ASSETS={shlex.quote(paths.root)}")
         print(f"# {summary_line(load_stats(paths))}")

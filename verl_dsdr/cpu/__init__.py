@@ -13,11 +13,12 @@ from omegaconf import DictConfig, open_dict
 def prepare_cpu_run(config: DictConfig):
     """What a ``trainer.device=cpu`` run needs before Ray starts, in the launching process: logical
     resources that fit the run's shape (refused, naming the key, when set too small), the
-    verl-free rollout load balancer (:mod:`verl_dsdr.cpu.router`) and a
+    verl-free rollout load balancer (:mod:`verl_dsdr.cpu.router`), the environment every Ray process
+    of the run gets (:func:`verl_dsdr.cpu.resources.worker_environment`) and a
     loopback-only, token-protected Ray of its own (:mod:`verl_dsdr.cpu.local_ray`, whose
     :class:`~verl_dsdr.cpu.local_ray.LocalRay` is returned; ``None`` when joining a cluster)."""
     from verl_dsdr.cpu.local_ray import prepare_local_ray
-    from verl_dsdr.cpu.resources import fit_cpu_resources
+    from verl_dsdr.cpu.resources import fit_cpu_resources, worker_environment
     from verl_dsdr.cpu.router import router_config_path
 
     fit_cpu_resources(config)
@@ -25,4 +26,12 @@ def prepare_cpu_run(config: DictConfig):
     if rollout.get("router_config_path") is None:  # a load balancer that does not import verl (cpu/router.py)
         with open_dict(config):
             rollout.router_config_path = router_config_path()
+    with open_dict(config):
+        ray_init = config.ray_kwargs.ray_init
+        if ray_init.get("runtime_env") is None:
+            ray_init.runtime_env = {}
+        if ray_init.runtime_env.get("env_vars") is None:
+            ray_init.runtime_env.env_vars = {}
+        for key, value in worker_environment().items():
+            ray_init.runtime_env.env_vars.setdefault(key, value)
     return prepare_local_ray(config)

@@ -22,7 +22,6 @@ children (:func:`cluster_processes`), never anything by name.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shlex
@@ -31,7 +30,7 @@ import sys
 from pathlib import Path
 
 from verl_dsdr.cpu.local_ray import LOOPBACK_ENV, TOKEN_FILE, write_token
-from verl_dsdr.launch import MARKER_ENV, own_processes
+from verl_dsdr.utils.processes import MARKER_ENV, own_processes, stop_processes
 
 __all__ = ["ClusterError", "default_dir", "down", "join_environment", "status", "up"]
 
@@ -73,10 +72,18 @@ def up(folder: Path, nodes: int = 2) -> str:
         raise ClusterError(f"{folder} is too long for Ray's unix socket paths: use a folder of at most 40 characters")
     folder.mkdir(parents=True, exist_ok=True)
     write_token(folder)
-    # RAY_TMPDIR: Ray's own default folder (where Cluster records the address) inside ours, not /tmp/ray.
+    # RAY_TMPDIR: Ray's own default folder (where Cluster records the address) inside ours, not /tmp/ray;
+    # TMPDIR: every node's and worker's temporary files (verl's checkpoint locks, ...) inside ours too.
     (folder / "ray").mkdir(exist_ok=True)
+    (folder / "tmp").mkdir(exist_ok=True)
     os.environ.update(
-        {**join_environment(folder), MARKER_ENV: folder.name, "RAY_TMPDIR": str(folder), "RAY_USAGE_STATS_ENABLED": "0"}
+        {
+            **join_environment(folder),
+            MARKER_ENV: folder.name,
+            "RAY_TMPDIR": str(folder),
+            "TMPDIR": str(folder / "tmp"),
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
     )
     # Read at import: Ray must be imported after the environment above is set.
     from ray.cluster_utils import Cluster
@@ -99,37 +106,15 @@ def up(folder: Path, nodes: int = 2) -> str:
 
 
 def cluster_processes(folder: Path) -> list[int]:
-    """The cluster's processes: those naming its folder or carrying its token, and their children.
-
-    Ray renames its agents and workers (``ray::DashboardAgent``, ``ray::WorkerDict...``) over their
-    command line and environment, so they are found as children of the raylets that started them.
-    """
-    import psutil
-
-    found = set(own_processes(folder.name, str(folder)))
-    for pid in list(found):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            found.update(child.pid for child in psutil.Process(pid).children(recursive=True))
-    return sorted(found)
+    """The cluster's processes: those naming its folder or carrying its token, and their children
+    (Ray's renamed agents and workers; :func:`verl_dsdr.utils.processes.own_processes`)."""
+    return own_processes(folder.name, str(folder))
 
 
 def down(folder: Path, grace_s: float = 3.0) -> list[int]:
     """Stop the cluster's processes (SIGTERM, then SIGKILL after ``grace_s``) and remove its folder."""
-    import psutil
-
     pids = cluster_processes(folder)
-    procs = []
-    for pid in pids:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            procs.append(psutil.Process(pid))
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=grace_s)
-    for proc in alive:  # Ray's agents may ignore SIGTERM once their raylet is gone
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=grace_s)
+    stop_processes(pids, grace_s)
     shutil.rmtree(folder, ignore_errors=True)
     return pids
 

@@ -15,6 +15,10 @@ address), so anyone who can reach a laptop could submit work to it. Two Ray swit
   listen on every interface; :func:`verl_dsdr.cpu.patches.file_store_init_method`), and gloo's
   connections between ranks use the loopback interface (``GLOO_SOCKET_IFNAME``).
 
+Every process of the run also keeps its temporary files in that folder (``TMPDIR=<folder>/tmp``):
+verl's checkpoint lock files (``ckpt_<hash>.lock``, ``verl/utils/fs.py`` ``local_mkdir_safe``),
+torch's fallback inductor cache, Python's multiprocessing folders. They go when the folder goes.
+
 Each run also gets its own session folder (``ray_init._temp_dir``) unless one is given, so runs
 started side by side never share sockets, logs or clean-up. Joining an existing cluster
 (``ray_init.address``) changes nothing: that cluster's own settings apply (docs/CPU_BACKEND.md).
@@ -40,6 +44,7 @@ __all__ = ["LOOPBACK_ENV", "TOKEN_FILE", "LocalRay", "new_session_dir", "prepare
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 TOKEN_FILE = "verl_dsdr_auth_token"
 SESSION_PREFIX = "vdsdr_ray_"
+TMP_SUBDIR = "tmp"  # every process's temporary files (TMPDIR), removed with the folder
 # Ray starts idle Python workers ahead of demand (one per logical CPU at the first driver); every
 # verl actor gets a dedicated process anyway, so on a CPU run they are memory and nothing else.
 LEAN_RAY_ENV = {"RAY_enable_worker_prestart": "0", "RAY_prestart_worker_first_driver": "0"}
@@ -95,6 +100,8 @@ def prepare_local_ray(config: DictConfig) -> LocalRay | None:
         atexit.register(shutil.rmtree, folder, True)  # registered before ray.init: runs after Ray's own shutdown
     Path(folder).mkdir(parents=True, exist_ok=True)
     token = write_token(folder)
+    temporary = Path(folder) / TMP_SUBDIR
+    temporary.mkdir(exist_ok=True)
     with open_dict(config):  # every Ray worker: torch's rendezvous through a file, gloo on loopback
         if ray_init.get("runtime_env") is None:
             ray_init.runtime_env = {}
@@ -103,13 +110,23 @@ def prepare_local_ray(config: DictConfig) -> LocalRay | None:
         env_vars = ray_init.runtime_env.env_vars
         env_vars.setdefault(DIST_STORE_DIR_ENV, str(folder))
         env_vars.setdefault("GLOO_SOCKET_IFNAME", loopback_interface())
+        env_vars.setdefault("TMPDIR", str(temporary))
     if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token":
         print(
             f"[verl_dsdr] RAY_AUTH_MODE={os.environ['RAY_AUTH_MODE']} ignored: the CPU backend's local Ray "
             "always uses a token made for the run",
             flush=True,
         )
-    os.environ.update({LOOPBACK_ENV: "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token), **LEAN_RAY_ENV})
+    os.environ.update(
+        {
+            LOOPBACK_ENV: "0",
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(token),
+            "TMPDIR": str(temporary),  # Ray's own processes and the driver: nothing of the run in /tmp itself
+            **LEAN_RAY_ENV,
+        }
+    )
+    tempfile.tempdir = None  # this process's temporary folder is read again from TMPDIR
     _refresh_ray_config()
     return LocalRay(str(folder), owned)
 

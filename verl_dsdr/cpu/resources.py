@@ -29,13 +29,17 @@ from verl_dsdr.methods.params import ConfigError
 
 __all__ = [
     "CPU_PER_RANK",
+    "TQ_DEFAULT_THREADS",
     "SCHEDULING_SLACK",
     "ResourceError",
     "ResourcePlan",
     "fit_cpu_resources",
     "plan_cpu_resources",
+    "transfer_queue_threads",
+    "worker_environment",
 ]
 
+TQ_DEFAULT_THREADS = 8  # TransferQueue's TQ_NUM_THREADS default (transfer_queue/client.py, storage/simple_storage.py)
 CPU_PER_RANK = 3  # verl's ResourcePoolManager.max_colocate_count (single_controller/ray/base.py ~192)
 SCHEDULING_SLACK = 2
 
@@ -141,3 +145,29 @@ def fit_cpu_resources(config: DictConfig) -> ResourcePlan:
                 f"Set ray_kwargs.ray_init.{key}={needed} or leave it null so verl-dsdr sets it."
             )
     return plan
+
+
+def transfer_queue_threads() -> int:
+    """Torch threads for TransferQueue's tensor packing: its default of 8, but no more than the
+    physical cores of the machine and the cores this process may use. More than the physical cores
+    makes TransferQueue warn on every put and get (``target_num_threads 8 should not exceed total
+    physical CPU cores 2``, ``transfer_queue/utils/common.py``), hundreds of times per CPU run."""
+    import os
+
+    import psutil
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(TQ_DEFAULT_THREADS, psutil.cpu_count(logical=False) or 1, usable))
+
+
+def worker_environment() -> dict[str, str]:
+    """Variables every Ray process of a CPU run gets (``ray_init.runtime_env.env_vars``; values set
+    in the config win): TransferQueue's thread count from the cores the run is given, and the
+    launching environment's torch inductor cache folder (the project's scripts and tests keep it
+    under the repository's ``.cache/``), stated for every worker whatever environment Ray starts it in."""
+    import os
+
+    env = {"TQ_NUM_THREADS": os.environ.get("TQ_NUM_THREADS") or str(transfer_queue_threads())}
+    if os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
+        env["TORCHINDUCTOR_CACHE_DIR"] = os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    return env

@@ -2,21 +2,25 @@
 
 Outputs in DIR: ``metrics.json`` (with standard errors), ``metrics.csv``, ``table.md``,
 ``pass_at_k.png``, ``provenance.json``; with ``--log_samples`` also one
-``samples_<method>_<benchmark>.jsonl`` of per-sample verdicts each.
+``samples_<method>_<benchmark>.jsonl`` of per-sample verdicts each. A file given twice, a repeated
+``(method, benchmark, problem_id, sample_index)`` and a label that would name two table rows are refused
+(exit 2) before anything is scored.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence
 
 from verl_dsdr.eval import diversity, provenance
 from verl_dsdr.eval.aggregate import build_metrics, sample_verdicts
 from verl_dsdr.eval.grading import ScoringError, score_samples
+from verl_dsdr.eval.metrics import UnequalSamplesWarning
 from verl_dsdr.eval.plots import plot_pass_at_k
-from verl_dsdr.eval.report import write_csv, write_json, write_sample_logs, write_table
+from verl_dsdr.eval.report import check_labels, write_csv, write_json, write_sample_logs, write_table
 from verl_dsdr.eval.samples import SampleError, read_samples
 
 __all__ = ["build_parser", "main"]
@@ -34,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         type=Path,
         help='JSON-lines files of {"method", "benchmark", "problem_id", "ground_truth", "response"} '
-        "(method defaults to the file's stem)",
+        "(method defaults to the file's stem; optional sample_index, prompt_hash, sampling); each file once",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--k-max", type=int, default=None, help="largest k reported (default: samples per problem)")
@@ -66,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="log_samples",
         action="store_true",
         help="also write per-sample verdicts, samples_<method>_<benchmark>.jsonl (problem_id, "
-        "sample_index, extracted_answer, ground_truth, correct), as lm-evaluation-harness's flag",
+        "sample_index, prompt_hash, response, extracted_answer, ground_truth, correct, source), as "
+        "lm-evaluation-harness's flag",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -78,6 +83,8 @@ def run(args: argparse.Namespace) -> dict:
         raise SampleError(f"--k-max must be >= 1, got {args.k_max}")
     samples = read_samples(args.samples, rejected_file=args.out / "rejected_samples.txt")
     inputs, sampling = provenance.read_inputs(args.samples)
+    protocols = {method: (record or {}).get("protocol") for method, record in sampling.items()}
+    check_labels(list(dict.fromkeys(s.method for s in samples)), protocols)
     encode = None
     if not args.no_diversity:  # loaded before scoring, so a bad embedder option fails fast
         encode = diversity.make_encoder(
@@ -87,21 +94,27 @@ def run(args: argparse.Namespace) -> dict:
             max_tokens=args.embedder_max_tokens,
         )
     correct = score_samples(samples, workers=args.workers, time_limit=args.time_limit, progress=not args.no_progress)
-    metrics = build_metrics(
-        samples,
-        correct,
-        encode=encode,
-        cluster_threshold=args.cluster_threshold,
-        k_max=args.k_max,
-        progress=not args.no_progress,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnequalSamplesWarning)
+        metrics = build_metrics(
+            samples,
+            correct,
+            encode=encode,
+            cluster_threshold=args.cluster_threshold,
+            k_max=args.k_max,
+            progress=not args.no_progress,
+        )
+    for warning in caught:  # one plain line each, not Python's warning with its source line
+        if issubclass(warning.category, UnequalSamplesWarning):
+            print(f"warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     write_json(metrics, out / "metrics.json")
     write_csv(metrics, out / "metrics.csv")
-    protocols = {method: (record or {}).get("protocol") for method, record in sampling.items()}
     table = write_table(metrics, out / "table.md", protocols)
-    plot_pass_at_k(metrics, out / "pass_at_k.png")
+    plot_pass_at_k(metrics, out / "pass_at_k.png", protocols)
     requested = {
         "model": args.embedder_model,
         "device": args.embedder_device,

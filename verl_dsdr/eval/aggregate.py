@@ -99,24 +99,25 @@ def build_metrics(
 
 def sample_verdicts(samples: Sequence[Sample], correct: Sequence[bool]) -> dict[tuple[str, str], list[dict]]:
     """Per-sample records for ``--log_samples``: ``{(method, benchmark): [{problem_id, sample_index,
-    extracted_answer, ground_truth, correct, source}]}``; ``sample_index`` counts a problem's rows in file order."""
+    prompt_hash, response, extracted_answer, ground_truth, correct, source}]}`` (as lm-evaluation-harness's
+    per-sample logs: the response as scored and a hash of its prompt; ``prompt_hash`` is ``None`` for rows
+    that do not record one)."""
     from verl_dsdr.scoring.correctness import extract_answer
 
     if len(samples) != len(correct):
         raise ValueError(f"{len(samples)} samples but {len(correct)} correctness values")
-    seen: dict[tuple[str, str, str], int] = defaultdict(int)
     records: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for sample, ok in zip(samples, correct):
-        key = (sample.method, sample.benchmark, sample.problem_id)
         records[(sample.method, sample.benchmark)].append(
             {
                 "problem_id": sample.problem_id,
-                "sample_index": seen[key],
+                "sample_index": sample.sample_index,
+                "prompt_hash": sample.prompt_hash,
+                "response": sample.response,
                 "extracted_answer": extract_answer(sample.response, sample.benchmark),
                 "ground_truth": sample.ground_truth,
                 "correct": bool(ok),
                 "source": sample.source,
             }
         )
-        seen[key] += 1
     return dict(records)

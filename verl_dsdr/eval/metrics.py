@@ -21,7 +21,18 @@ import math
 import warnings
 from typing import Mapping, Sequence
 
-__all__ = ["pass_at_k", "k_values", "benchmark_accuracy", "mean_stderr", "ratio_stderr", "UnequalSamplesWarning"]
+__all__ = [
+    "pass_at_k",
+    "k_values",
+    "benchmark_accuracy",
+    "mean_stderr",
+    "ratio_stderr",
+    "unequal_message",
+    "UnequalSamplesWarning",
+]
+
+SHOWN_PROBLEMS = 10
+"""At most this many problems are named in the unequal-samples line."""
 
 
 class UnequalSamplesWarning(UserWarning):
@@ -58,16 +69,22 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def k_values(n: int) -> list[int]:
-    """The k reported for ``n`` samples: powers of two up to ``n``, plus ``n`` itself when it is not one."""
+    """The k reported for ``n`` samples: every k = 1..n (the whole curve; each costs O(c) per problem)."""
     if _check_count("n", n) < 1:
         raise ValueError("n must be >= 1")
-    ks, k = [], 1
-    while k <= n:
-        ks.append(k)
-        k *= 2
-    if ks[-1] != n:
-        ks.append(n)
-    return ks
+    return list(range(1, n + 1))
+
+
+def unequal_message(label: str, ns: Mapping[str, int]) -> str:
+    """One line naming the problems whose sample count differs from the most common one, and their counts."""
+    common = max(sorted(set(ns.values())), key=list(ns.values()).count)
+    odd = {pid: n for pid, n in sorted(ns.items()) if n != common}
+    shown = ", ".join(f"{pid}={n}" for pid, n in list(odd.items())[:SHOWN_PROBLEMS])
+    more = f" and {len(odd) - SHOWN_PROBLEMS} more" if len(odd) > SHOWN_PROBLEMS else ""
+    return (
+        f"{label}: unequal samples per problem: n = {common} for {len(ns) - len(odd)} of {len(ns)} problems, "
+        f"other n for {len(odd)} ({shown}{more}); pass@k uses each problem's own n and k <= {min(ns.values())}"
+    )
 
 
 def mean_stderr(values: Sequence[float]) -> float | None:
@@ -109,13 +126,7 @@ def benchmark_accuracy(counts: Mapping[str, tuple[int, int]], *, label: str = ""
     unequal: dict[str, int] = {}
     if n_min != n_max:
         unequal = dict(sorted(ns.items()))
-        warnings.warn(
-            f"{label}: unequal samples per problem (min {n_min}, max {n_max}): "
-            + ", ".join(f"{pid}={n}" for pid, n in unequal.items())
-            + f"; pass@k uses each problem's own n and k <= {n_min}",
-            UnequalSamplesWarning,
-            stacklevel=2,
-        )
+        warnings.warn(unequal_message(label, ns), UnequalSamplesWarning, stacklevel=2)
     problems = len(counts)
     mean_accuracy = sum(c for _, c in counts.values()) / sum(ns.values())
     ks = [k for k in k_values(n_min) if k == 1 or k_max is None or k <= k_max]

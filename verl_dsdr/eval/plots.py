@@ -4,18 +4,22 @@ Methods often overlap (equal pass@k at large k, or identical runs), so each keep
 marker and line style in every panel, draws a standard-error bar at each point, and is shifted
 sideways by a small fraction of an octave (at most 0.06 octave, i.e. a factor 2^±0.06, around each
 k; the tick stays at k) so that points of equal value sit side by side instead of hiding each other. The
-exact numbers are in ``metrics.csv``.
+curve goes through every k = 1..n; markers, error bars and ticks sit at the powers of two and at n. The
+exact numbers are in ``metrics.csv``. Series are named as in ``metrics.json``; ``pass1`` samples (one per
+problem: a single point, shown in ``table.md``) are left out unless nothing else is there. The y-axis
+starts at 0 % (an all-zero panel gets 0..1 %, not a window around zero).
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any, Mapping
 
 from verl_dsdr.eval.aggregate import order_benchmarks
-from verl_dsdr.eval.report import BENCHMARK_TITLES
+from verl_dsdr.eval.report import BENCHMARK_TITLES, split_protocol
 
-__all__ = ["plot_pass_at_k", "method_styles", "MARKERS", "LINESTYLES"]
+__all__ = ["plot_pass_at_k", "pass_at_k_figure", "method_styles", "MARKERS", "LINESTYLES"]
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":")
@@ -38,14 +42,38 @@ def method_styles(methods: list[str], palette: list[str]) -> dict[str, dict]:
     }
 
 
-def plot_pass_at_k(metrics: dict, path: Path, *, max_columns: int = 3) -> Path:
-    """Draw ``metrics`` (the ``metrics.json`` structure) to a PNG at ``path`` with the Agg backend."""
+def _marked(ks: list[int]) -> list[int]:
+    """Positions in ``ks`` that get a marker and an error bar: powers of two and the last k."""
+    return [i for i, k in enumerate(ks) if k & (k - 1) == 0 or i == len(ks) - 1]
+
+
+def plot_pass_at_k(
+    metrics: dict, path: Path, protocols: Mapping[str, str | None] | None = None, *, max_columns: int = 3
+) -> Path:
+    """Draw ``metrics`` (the ``metrics.json`` structure) to a PNG at ``path`` with the Agg backend.
+
+    ``protocols``: each method's recorded sampling protocol (a ``-pass1`` suffix counts too).
+    """
+    import matplotlib.pyplot as plt
+
+    fig = pass_at_k_figure(metrics, protocols, max_columns=max_columns)
+    path = Path(path)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def pass_at_k_figure(metrics: dict, protocols: Mapping[str, str | None] | None = None, *, max_columns: int = 3) -> Any:
+    """The figure :func:`plot_pass_at_k` saves (a matplotlib ``Figure``; the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedFormatter, FixedLocator
 
+    protocols = protocols or {}
+    curves = {m: v for m, v in metrics.items() if split_protocol(m, protocols.get(m))[1] != "pass1"}
+    metrics = curves or metrics
     benchmarks = order_benchmarks([b for per_method in metrics.values() for b in per_method])
     if not benchmarks:
         raise ValueError("no benchmarks to plot")
@@ -55,15 +83,18 @@ def plot_pass_at_k(metrics: dict, path: Path, *, max_columns: int = 3) -> Path:
     style = method_styles(list(metrics), plt.rcParams["axes.prop_cycle"].by_key()["color"])
     for ax, benchmark in zip(axes.flat, benchmarks):
         ks_seen: set[int] = set()
+        top = 0.0
         for method, per_method in metrics.items():
             entry = per_method.get(benchmark)
             if entry is None:
                 continue
             ks = sorted(int(k) for k in entry["pass@k"])
-            ks_seen.update(ks)
+            marked = _marked(ks)
+            ks_seen.update(ks[i] for i in marked)
             values = [100.0 * entry["pass@k"][str(k)] for k in ks]
             errors = (entry.get("stderr") or {}).get("pass@k") or {}
-            yerr = [100.0 * (errors.get(str(k)) or 0.0) for k in ks]
+            yerr = [100.0 * (errors.get(str(k)) or 0.0) if i in marked else 0.0 for i, k in enumerate(ks)]
+            top = max(top, *(v + e for v, e in zip(values, yerr)))
             look = style[method]
             xs = [k * 2.0 ** look["shift"] for k in ks]
             ax.errorbar(
@@ -71,6 +102,8 @@ def plot_pass_at_k(metrics: dict, path: Path, *, max_columns: int = 3) -> Path:
                 values,
                 yerr=yerr,
                 marker=look["marker"],
+                markevery=marked,
+                errorevery=marked,
                 markersize=4,
                 linewidth=1.5,
                 linestyle=look["linestyle"],
@@ -81,6 +114,8 @@ def plot_pass_at_k(metrics: dict, path: Path, *, max_columns: int = 3) -> Path:
                 alpha=0.9,
                 zorder=look["zorder"],
             )
+        high = max(1.0, top * 1.08)
+        ax.set_ylim(-0.02 * high, high)
         ticks = sorted(ks_seen)
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_locator(FixedLocator(ticks))
@@ -108,7 +143,4 @@ def plot_pass_at_k(metrics: dict, path: Path, *, max_columns: int = 3) -> Path:
         ncol=min(len(labels), 3 * columns),
         frameon=False,
     )
-    path = Path(path)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return fig

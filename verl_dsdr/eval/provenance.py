@@ -4,7 +4,11 @@
 - ``sampling``: per method, the ``sampling`` record ``python -m verl_dsdr.generate`` writes into
   each row (``null`` for files without one); rows of one method that disagree are refused, since
   their numbers would mix two protocols;
+- ``models``: per method, the checkpoint its samples were drawn from and the SHA-256 of its weight
+  files (from the sampling record; ``null`` for files without one);
 - ``verifier``, ``embedder``: the scoring settings used;
+- ``code``: the git commit of this project's checkout (``"not a git checkout"`` for an installed
+  package) and whether it had uncommitted changes;
 - ``packages``: versions of the packages the numbers depend on (read from installed metadata:
   nothing is imported), the Python version, and the UTC date.
 """
@@ -15,13 +19,30 @@ import datetime
 import hashlib
 import json
 import platform
+import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
 from verl_dsdr.eval.samples import SampleError
 
-__all__ = ["PACKAGES", "package_versions", "read_inputs", "embedder_record", "verifier_record", "build_provenance"]
+__all__ = [
+    "PACKAGES",
+    "WEIGHT_SUFFIXES",
+    "package_versions",
+    "read_inputs",
+    "embedder_record",
+    "verifier_record",
+    "git_commit",
+    "weights_sha256",
+    "file_sha256",
+    "model_records",
+    "build_provenance",
+]
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+"""Files of a checkpoint folder that hold weights (hashed by :func:`weights_sha256`)."""
+NOT_A_CHECKOUT = "not a git checkout"
 
 PACKAGES = (
     "verl-dsdr",
@@ -88,6 +109,65 @@ def read_inputs(paths: Iterable[str | Path]) -> tuple[list[dict], dict[str, Any]
     return inputs, sampling
 
 
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_sha256(folder: str | Path) -> str | None:
+    """One SHA-256 over a checkpoint's weight files (names and bytes, sorted by relative path).
+
+    ``None`` when ``folder`` is not a folder or holds no weight file (``WEIGHT_SUFFIXES``).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def git_commit() -> dict[str, Any]:
+    """``{"commit", "dirty"}`` of the checkout this package runs from; ``commit`` is ``"not a git checkout"``
+    when the package is installed elsewhere (or git is missing)."""
+    package = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(package), *args], capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    # a package installed into a venv inside some repository is not that repository's code
+    if top is None or Path(top).resolve() / package.name != package:
+        return {"commit": NOT_A_CHECKOUT, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "HEAD") or NOT_A_CHECKOUT, "dirty": None if status is None else bool(status)}
+
+
+def model_records(sampling: dict[str, Any]) -> dict[str, Any]:
+    """Per method: the checkpoint and weights hash its sampling record names (``None`` without a record)."""
+    models: dict[str, Any] = {}
+    for method, record in sampling.items():
+        if not isinstance(record, dict) or "model" not in record:
+            models[method] = None
+            continue
+        models[method] = {"model": record["model"], "weights_sha256": record.get("model_sha256")}
+    return models
+
+
 def embedder_record(encode: Any, requested: dict[str, Any]) -> dict[str, Any] | None:
     """The sentence encoder used for diversity (``None`` when diversity was skipped)."""
     if encode is None:
@@ -143,6 +223,8 @@ def build_provenance(
         "command": command,
         "inputs": inputs,
         "sampling": sampling,
+        "models": model_records(sampling),
+        "code": {"package": "verl-dsdr", **git_commit()},
         "verifier": verifier,
         "embedder": embedder,
         "options": options,

@@ -7,27 +7,38 @@ share a row whose cells are ``Pass@1 / Avg@16``; every other method gets one num
 ``Avg@n`` (accuracy averaged over each problem's n samples, then over problems; Pass@1 when n = 1).
 ``Avg.`` is the unweighted mean over the table's benchmarks (as the paper averages its five),
 shown only for methods that have all of them.
+
+Every cell carries its standard error (``±``, problems as the sample; for ``Avg.`` the benchmarks
+are independent, so ``SE = sqrt(sum SE_b^2) / B``). Each column header gives the number of problems
+evaluated, and a line under the table warns when that differs from the benchmark's standard size
+(``STANDARD_SIZES``). A paired row lists the ``metrics.json`` methods it joins, so every row can be
+found there; a row name used by both a pair and an unpaired method is refused (:func:`check_labels`).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from verl_dsdr.eval.aggregate import order_benchmarks
+from verl_dsdr.eval.samples import SampleError
 
 __all__ = [
     "BENCHMARK_TITLES",
     "PAPER_PROTOCOLS",
+    "STANDARD_SIZES",
     "split_protocol",
+    "check_labels",
     "write_json",
     "write_csv",
     "markdown_table",
     "write_table",
     "write_sample_logs",
+    "size_warnings",
 ]
 
 PAPER_PROTOCOLS = ("pass1", "avg16")
@@ -41,6 +52,9 @@ BENCHMARK_TITLES = {
     "minerva": "Minerva",
     "olympiadbench": "Olympiad",
 }
+
+STANDARD_SIZES = {"aime24": 30, "aime25": 30, "math500": 500, "minerva": 272, "olympiadbench": 675}
+"""Problems in each benchmark's standard set (the paper's numbers are over all of them)."""
 
 _DIVERSITY_FIELDS = (
     "problems_with_2plus_correct",
@@ -106,14 +120,91 @@ def split_protocol(method: str, protocol: str | None = None) -> tuple[str, str |
     return method, protocol
 
 
+def check_labels(methods: Sequence[str], protocols: Mapping[str, str | None] | None = None) -> None:
+    """Refuse labels that would give two table rows one name, or put two methods in one cell.
+
+    ``model-pass1`` / ``model-avg16`` share the row ``model``; an unpaired method called ``model`` would
+    be a second row of that name, and ``model`` recorded as ``pass1`` beside ``model-pass1`` one cell twice.
+    """
+    protocols = protocols or {}
+    paired: dict[tuple[str, str], str] = {}
+    plain: set[str] = set()
+    for method in methods:
+        row, protocol = split_protocol(method, protocols.get(method))
+        if protocol in PAPER_PROTOCOLS:
+            other = paired.setdefault((row, str(protocol)), method)
+            if other != method:
+                raise SampleError(
+                    f"methods {other!r} and {method!r} are both the {protocol} samples of table row {row!r}; "
+                    "rename one (python -m verl_dsdr.generate --method NAME, or the rows' 'method' key)"
+                )
+        else:
+            plain.add(method)
+    for (row, protocol), method in paired.items():
+        if row in plain:
+            raise SampleError(
+                f"label {row!r} is used both unpaired (method {row!r}) and as the row of the paired "
+                f"{protocol} samples {method!r}, so table.md would have two rows named {row!r}; rename the "
+                f"unpaired method (e.g. {row}-n<samples>) or the pair (e.g. {row}-v2-pass1 / {row}-v2-avg16)"
+            )
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
+
+
+def _cell(entry: dict | None) -> tuple[float | None, float | None]:
+    """(Pass@1 or Avg@n, its standard error) of one (method, benchmark) entry."""
+    if entry is None:
+        return None, None
+    return entry["pass@k"]["1"], ((entry.get("stderr") or {}).get("pass@k") or {}).get("1")
+
+
+def _show(value: float | None, stderr: float | None) -> str:
+    return _pct(value) if value is None or stderr is None else f"{_pct(value)} ± {_pct(stderr)}"
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
     return (
         None if not values or any(v is None for v in values) else sum(v for v in values if v is not None) / len(values)
     )
+
+
+def _mean_stderr(errors: Sequence[float | None]) -> float | None:
+    """SE of an unweighted mean of independent estimates."""
+    if not errors or any(e is None for e in errors):
+        return None
+    return math.sqrt(sum(e * e for e in errors if e is not None)) / len(errors)
+
+
+def _avg(cells: Sequence[tuple[float | None, float | None]]) -> str:
+    return _show(_mean([v for v, _ in cells]), _mean_stderr([e for _, e in cells]))
+
+
+def _problem_counts(metrics: dict, benchmarks: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """benchmark -> (fewest, most) problems over the methods that have it."""
+    counts: dict[str, tuple[int, int]] = {}
+    for benchmark in benchmarks:
+        seen = [int(m[benchmark]["problems"]) for m in metrics.values() if benchmark in m]
+        counts[benchmark] = (min(seen), max(seen))
+    return counts
+
+
+def size_warnings(metrics: dict) -> list[str]:
+    """One line per benchmark whose problem count is not its standard size or differs between methods."""
+    lines = []
+    for benchmark, (low, high) in _problem_counts(metrics, _all_benchmarks(metrics)).items():
+        title = BENCHMARK_TITLES.get(benchmark, benchmark)
+        standard = STANDARD_SIZES.get(benchmark)
+        shown = str(low) if low == high else f"{low}–{high}"
+        if standard is not None and (low, high) != (standard, standard):
+            lines.append(
+                f"{title}: {shown} problems evaluated, the standard set has {standard}; these numbers are not "
+                "comparable with published ones"
+            )
+        elif low != high:
+            lines.append(f"{title}: the methods were evaluated on different problem counts ({shown})")
+    return lines
 
 
 def _n_label(entries: Sequence[dict]) -> str:
@@ -132,8 +223,11 @@ def _n_label(entries: Sequence[dict]) -> str:
     return str(low) if low == high else f"{low}–{high}"
 
 
-def _header(first: Sequence[str], benchmarks: Sequence[str]) -> list[str]:
-    titles = [BENCHMARK_TITLES.get(b, b) for b in benchmarks]
+def _header(first: Sequence[str], benchmarks: Sequence[str], counts: Mapping[str, tuple[int, int]]) -> list[str]:
+    titles = []
+    for benchmark in benchmarks:
+        low, high = counts[benchmark]
+        titles.append(f"{BENCHMARK_TITLES.get(benchmark, benchmark)} ({low if low == high else f'{low}–{high}'})")
     cells = [*first, *titles, "Avg."]
     return ["| " + " | ".join(cells) + " |", "|" + " --- |" * len(cells)]
 
@@ -142,49 +236,64 @@ def markdown_table(metrics: dict, protocols: Mapping[str, str | None] | None = N
     """The paper's layout (module docstring). ``protocols`` maps a method to the protocol its samples
     record (``None``/absent: read from the method name's suffix)."""
     protocols = protocols or {}
+    check_labels(list(metrics), protocols)
     benchmarks = _all_benchmarks(metrics)
-    paper: dict[str, dict[str, dict]] = {}  # row -> protocol -> {benchmark: entry}
+    counts = _problem_counts(metrics, benchmarks)
+    paper: dict[str, dict[str, str]] = {}  # row -> protocol -> method
     other: list[str] = []
     for method in metrics:
         row, protocol = split_protocol(method, protocols.get(method))
         if protocol in PAPER_PROTOCOLS:
-            paper.setdefault(row, {})[str(protocol)] = metrics[method]
+            paper.setdefault(row, {})[str(protocol)] = method
         else:
             other.append(method)
+    errors_note = (
+        "`±`: standard error over problems (for Avg., sqrt(sum of squared SEs) / benchmarks); none where it "
+        "cannot be estimated (one problem). Column headers: benchmark (problems evaluated)."
+    )
     lines: list[str] = []
     if paper:
-        avg_entries = [e for by in paper.values() for e in (by.get("avg16") or {}).values()]
+        avg_entries = [e for by in paper.values() if "avg16" in by for e in metrics[by["avg16"]].values()]
         avg_n = _n_label(avg_entries) if avg_entries else "16"
-        lines += _header(["Method"], benchmarks)
+        lines += _header(["Method"], benchmarks, counts)
         for row, by_protocol in paper.items():
-            halves = {p: [(by_protocol.get(p) or {}).get(b) for b in benchmarks] for p in PAPER_PROTOCOLS}
-            values = {p: [None if e is None else e["pass@k"]["1"] for e in halves[p]] for p in PAPER_PROTOCOLS}
-            cells = [f"{_pct(a)} / {_pct(b)}" for a, b in zip(values["pass1"], values["avg16"])]
-            avg = f"{_pct(_mean(values['pass1']))} / {_pct(_mean(values['avg16']))}"
+            halves = {
+                p: [_cell(metrics[by_protocol[p]].get(b) if p in by_protocol else None) for b in benchmarks]
+                for p in PAPER_PROTOCOLS
+            }
+            cells = [f"{_show(*a)} / {_show(*b)}" for a, b in zip(halves["pass1"], halves["avg16"])]
+            avg = f"{_avg(halves['pass1'])} / {_avg(halves['avg16'])}"
             lines.append(f"| {row} | " + " | ".join(cells) + f" | {avg} |")
+        joined = "; ".join(
+            f"{row} = " + " + ".join(f"`{m}` ({p})" for p, m in sorted(by.items(), key=lambda i: i[0] != "pass1"))
+            for row, by in paper.items()
+        )
         lines += [
             "",
             f"Cells: Pass@1 / Avg@{avg_n} in %, as the paper's Table 1 (Pass@1 / Avg@16). Pass@1: the "
             "`pass1` samples (the paper: one per problem at temperature 0.1). Avg@n: accuracy over each "
             "problem's n `avg16` samples (the paper: 16 at temperature 0.7, top_p 0.9), averaged over "
-            "problems. The settings used are in provenance.json. `–`: that protocol was not evaluated.",
+            "problems. The settings used are in provenance.json. `–`: that protocol was not evaluated. " + errors_note,
+            "",
+            f"Rows and their methods in metrics.json / metrics.csv: {joined}.",
             "",
         ]
     if other:
-        lines += _header(["Method", "n"], benchmarks)
+        lines += _header(["Method", "n"], benchmarks, counts)
         for method in other:
             entries = [metrics[method].get(b) for b in benchmarks]
-            values = [None if e is None else e["pass@k"]["1"] for e in entries]
+            values = [_cell(e) for e in entries]
             n = _n_label([e for e in entries if e is not None])
-            lines.append(f"| {method} | {n} | " + " | ".join(_pct(v) for v in values) + f" | {_pct(_mean(values))} |")
+            lines.append(f"| {method} | {n} | " + " | ".join(_show(*v) for v in values) + f" | {_avg(values)} |")
         lines += [
             "",
             "Cells: Avg@n in %: accuracy over each problem's n samples, averaged over problems (the "
             "unbiased Pass@1; with n = 1, Pass@1 itself). Sample with `--protocol pass1` and `--protocol "
-            "avg16` for the paper's Pass@1 / Avg@16 cells.",
+            "avg16` for the paper's Pass@1 / Avg@16 cells. " + errors_note,
             "",
         ]
-    return "\n".join(lines)
+    lines += [f"**Warning:** {line}." for line in size_warnings(metrics)]
+    return "\n".join(lines) + ("\n" if lines and not lines[-1] == "" else "")
 
 
 def write_table(metrics: dict, path: Path, protocols: Mapping[str, str | None] | None = None) -> Path:

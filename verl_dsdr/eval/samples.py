@@ -1,17 +1,24 @@
 """Read sampled responses (JSON lines) for evaluation, checking every row.
 
 One row per response: ``{"method", "benchmark", "problem_id", "ground_truth", "response"}``;
-``method`` defaults to the file's stem. Every bad row is found before anything is scored; the
-error names each one by file and 1-based line (the first ``SHOWN_ERRORS``, and all of them in a
-file when there are more). Problem ids are normalised: ``1``, ``1.0`` and ``" 1"`` are problem
-``"1"``. A ground truth must be non-empty text or a finite number; text must be valid UTF-8.
+``method`` defaults to the file's stem. Optional: ``sample_index`` (which of the problem's samples
+the row is; default: the count of the problem's earlier rows, in the order the files are given)
+and ``prompt_hash`` (both kept in ``--log_samples``), ``sampling`` (see provenance). Every bad row
+is found before anything is scored; the error names each one by file and 1-based line (the first
+``SHOWN_ERRORS``, and all of them in a file when there are more). Problem ids are normalised:
+``1``, ``1.0`` and ``" 1"`` are problem ``"1"``. A ground truth must be non-empty text or a finite
+number; text must be valid UTF-8.
+
+Nothing is counted twice: a file given twice (same SHA-256) and a repeated
+``(method, benchmark, problem_id, sample_index)`` are refused, naming both places.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -39,6 +46,10 @@ class Sample:
     response: str
     source: str
     """``file:line`` of the row."""
+    sample_index: int = -1
+    """Which of the problem's samples this is (the row's own, else its position among the problem's rows)."""
+    prompt_hash: str | None = None
+    """SHA-256 of the prompt the response was drawn from, as ``python -m verl_dsdr.generate`` records it."""
 
 
 def _text(value: object, key: str, where: str, *, numbers_ok: bool) -> str:
@@ -84,6 +95,12 @@ def _parse_row(row: object, method_default: str, where: str) -> Sample:
     benchmark = _text(row["benchmark"], "benchmark", where, numbers_ok=False)
     if not method or not benchmark:
         raise SampleError(f"{where}: empty 'method' or 'benchmark'")
+    index = row.get("sample_index")
+    if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+        raise SampleError(f"{where}: 'sample_index' must be an integer >= 0, got {index!r:.60}")
+    prompt_hash = row.get("prompt_hash")
+    if prompt_hash is not None and not isinstance(prompt_hash, str):
+        raise SampleError(f"{where}: 'prompt_hash' must be a string, got {type(prompt_hash).__name__}")
     return Sample(
         method=method,
         benchmark=benchmark,
@@ -91,6 +108,8 @@ def _parse_row(row: object, method_default: str, where: str) -> Sample:
         ground_truth=_ground_truth(row["ground_truth"], where),
         response=_text(row["response"], "response", where, numbers_ok=False),
         source=where,
+        sample_index=-1 if index is None else index,
+        prompt_hash=prompt_hash,
     )
 
 
@@ -133,17 +152,58 @@ def _check_ground_truths(samples: Iterable[Sample], errors: list[str]) -> None:
             )
 
 
+def _check_files_once(paths: list[Path]) -> None:
+    """Refuse a file given twice (or two copies of one file): each of its rows would count twice."""
+    first: dict[str, Path] = {}
+    for path in paths:
+        if not path.is_file():
+            continue  # reported with the rows
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest in first:
+            what = "is given twice" if first[digest].resolve() == path.resolve() else f"is a copy of {first[digest]}"
+            raise SampleError(
+                f"samples file {path} {what} (same sha256 {digest[:16]}): its rows would be counted twice; "
+                "give each file once"
+            )
+        first[digest] = path
+
+
+def _number_samples(samples: list[Sample], errors: list[str]) -> list[Sample]:
+    """Rows without a ``sample_index`` get their problem's count of earlier rows; a repeated index is refused."""
+    count: dict[tuple[str, str, str], int] = {}
+    seen: dict[tuple[str, str, str, int], str] = {}
+    numbered = []
+    for sample in samples:
+        key = (sample.method, sample.benchmark, sample.problem_id)
+        if sample.sample_index < 0:
+            sample = replace(sample, sample_index=count.get(key, 0))
+        count[key] = count.get(key, 0) + 1
+        full = (*key, sample.sample_index)
+        if full in seen:
+            errors.append(
+                f"{sample.source}: repeats {seen[full]}: sample_index {sample.sample_index} of (method, benchmark, "
+                f"problem_id) = {key} twice, so a sample would be counted twice; remove the repeated rows"
+            )
+        else:
+            seen[full] = sample.source
+        numbered.append(sample)
+    return numbered
+
+
 def read_samples(paths: Iterable[str | Path], rejected_file: Path | None = None) -> list[Sample]:
-    """Every row of every file, in order, validated; SampleError naming every bad row.
+    """Every row of every file, in order, validated and numbered; SampleError naming every bad row.
 
     rejected_file: where all bad rows are listed (one message per line) when there are more than
     ``SHOWN_ERRORS``.
     """
+    files = [Path(path) for path in paths]
+    _check_files_once(files)
     samples: list[Sample] = []
     errors: list[str] = []
-    for path in paths:
-        samples.extend(_read_file(Path(path), errors))
+    for path in files:
+        samples.extend(_read_file(path, errors))
     _check_ground_truths(samples, errors)
+    samples = _number_samples(samples, errors)
     if not errors:
         return samples
     message = "\n".join(errors[:SHOWN_ERRORS])

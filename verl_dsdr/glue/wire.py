@@ -16,18 +16,15 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 import torch
 
-from verl_dsdr.methods.base import GroupInputs
+from verl_dsdr.methods.base import MANAGER_HINT, GroupInputs
+from verl_dsdr.methods.dsdr.config import COEF
 
 CORRECT = "dsdr_correct"  # 0.0 | 1.0: the verifier's verdict (the method's r_i = 1[correct])
 EMBEDDING = "dsdr_embedding"  # list of floats: L2-normalised response embedding z_i (Eq. 4)
 FORMULAS = "dsdr_formulas"  # sorted list of str: formula set S(o_i) (Eq. 7)
 SCORING_SECONDS = "dsdr_scoring_seconds"  # float: reward-side time spent on formulas and embedding
-COEF = "dsdr_coef"  # TransferQueue per-sample float: c_i = G w_i, read by the actor loss (Eq. 16)
 VALIDATE = "dsdr_validate"  # non-tensor flag on validation prompts (reward loop skips diversity work)
-
-MANAGER_HINT = (
-    "set reward.reward_manager.name=dsdr (python -m verl_dsdr.main_ppo does this for every method that needs it)"
-)
+__all__ = ["COEF", "CORRECT", "EMBEDDING", "FORMULAS", "MANAGER_HINT", "SCORING_SECONDS", "VALIDATE"]
 
 
 def encode_extras(

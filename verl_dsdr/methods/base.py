@@ -14,6 +14,10 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+MANAGER_HINT = (
+    "set reward.reward_manager.name=dsdr (python -m verl_dsdr.main_ppo does this for every method that needs it)"
+)
+
 
 @dataclass(frozen=True)
 class MethodSpec:

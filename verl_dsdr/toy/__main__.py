@@ -314,16 +314,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _exit_on_sigterm(signum, frame) -> None:
-    """SIGTERM unwinds like Ctrl-C, so a running run's ``finally`` stops its own Ray processes."""
-    raise KeyboardInterrupt(f"signal {signum}")
+def _interrupt(signum, frame) -> None:
+    """SIGINT and SIGTERM unwind like Ctrl-C, so a running run's clean-up stops its own Ray processes."""
+    from verl_dsdr.launch import RunInterrupted
+
+    raise RunInterrupted(signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a script's background step starts with it ignored
+        signal.signal(sig, _interrupt)
     args = build_parser().parse_args(argv)
-    return cmd_run(args, argv) if args.command == "run" else cmd_report(args)
+    try:
+        return cmd_run(args, argv) if args.command == "run" else cmd_report(args)
+    except KeyboardInterrupt as interrupted:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # stopped: a further Ctrl-C must not print a traceback
+            signal.signal(sig, signal.SIG_IGN)
+        signum = getattr(interrupted, "signum", signal.SIGINT)
+        run_dir = getattr(interrupted, "run_dir", None)
+        logs = f"; logs: {run_dir / 'train.log'}" if run_dir else ""
+        print(
+            f"[toy] interrupted by {signal.Signals(signum).name}: finished runs are kept, "
+            f"run the same command again to resume{logs}",
+            flush=True,
+        )
+        return 128 + signum
 
 
 if __name__ == "__main__":

@@ -125,6 +125,8 @@ class DSDRConfig(Settings):
     formulas: FormulaConfig = section(FormulaConfig, "formula extraction (Eq. 7)")
 
 
+# TransferQueue per-sample float c_i = G w_i, put by the group step and read by the actor loss (Eq. 16).
+COEF = "dsdr_coef"
 # Eq. 15 is a per-sequence mean: the local term is aggregated this way whatever actor.loss_agg_mode is.
 LOCAL_TERM_AGG = "seq-mean-token-mean"
 # How much larger the policy term is under each sum-type loss_agg_mode than under token-mean.

@@ -20,9 +20,8 @@ from verl_dsdr.algorithms.dsdr import (
     semantic_diversity,
     sequence_mean,
 )
-from verl_dsdr.glue.wire import COEF, MANAGER_HINT
-from verl_dsdr.methods.base import GroupInputs, GroupStepResult, masked_mean
-from verl_dsdr.methods.dsdr.config import DSDRConfig
+from verl_dsdr.methods.base import MANAGER_HINT, GroupInputs, GroupStepResult, masked_mean
+from verl_dsdr.methods.dsdr.config import COEF, DSDRConfig
 
 
 @dataclass

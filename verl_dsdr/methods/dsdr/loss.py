@@ -24,8 +24,7 @@ from verl.workers.utils.losses import ppo_loss
 from verl.workers.utils.padding import no_padding_2_padding
 
 from verl_dsdr.algorithms.dsdr import local_entropy_tokens
-from verl_dsdr.glue.wire import COEF
-from verl_dsdr.methods.dsdr.config import LOCAL_TERM_AGG, DSDRConfig
+from verl_dsdr.methods.dsdr.config import COEF, LOCAL_TERM_AGG, DSDRConfig
 
 
 def local_term_tokens(model_output: dict, data: Any, settings: DSDRConfig) -> tuple[torch.Tensor, torch.Tensor]:
