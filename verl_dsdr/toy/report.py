@@ -19,7 +19,7 @@ from typing import Sequence
 from verl_dsdr.assets.task import is_mistake, mistake_forms, parse_question
 from verl_dsdr.summary import read_metrics
 from verl_dsdr.toy.compare import ProblemTable, method_value, paired_difference, problem_table
-from verl_dsdr.toy.convert import read_jsonl
+from verl_dsdr.toy.convert import question_of, read_jsonl
 from verl_dsdr.toy.forms import form_stats, rollout_form_stats
 from verl_dsdr.toy.methods import METHODS
 from verl_dsdr.toy.plots import band, colours_for, plot_bars, plot_curves, plot_difference_curves, plot_pass_at_k
@@ -55,7 +55,7 @@ TRAIN_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("all-correct groups (fraction)", ("groups/frac_all_correct", "dsdr/frac_all_correct")),
     ("distinct correct forms per group (rollouts)", ("toy/forms_per_group",)),
     ("form entropy of correct rollouts (bits)", ("toy/form_entropy_bits",)),
-    ("bare-answer share of correct rollouts", ("toy/bare_share",)),
+    ("left-to-right share of a + b * c rollouts", ("toy/mistake_share",)),
     ("mixed groups (fraction)", ("groups/frac_mixed", "dsdr/frac_mixed")),
     ("PPO clip fraction", ("actor/pg_clipfrac",)),
     ("response length (tokens)", ("response_length/mean",)),
@@ -117,7 +117,7 @@ def smooth(values: Sequence[float], window: int = SMOOTH_STEPS) -> list[float]:
 
 
 def rollout_metrics(rollout_dir: str | Path) -> dict[int, dict[str, float]]:
-    """``{step: {"toy/forms_per_group", "toy/form_entropy_bits", "toy/bare_share"}}`` from verl's
+    """``{step: {"toy/forms_per_group", "toy/form_entropy_bits", "toy/bare_share", "toy/mistake_share"}}`` from verl's
     training-rollout dump (``<step>.jsonl``); steps whose value is undefined are left out of that key."""
     rollout_dir = Path(rollout_dir)
     out: dict[int, dict[str, float]] = {}
@@ -126,8 +126,13 @@ def rollout_metrics(rollout_dir: str | Path) -> dict[int, dict[str, float]]:
     for path in rollout_dir.glob("*.jsonl"):
         if not path.stem.isdigit():
             continue
-        stats = rollout_form_stats(read_jsonl(path))
-        out[int(path.stem)] = {
+        rows = read_jsonl(path)
+        stats = rollout_form_stats(rows)
+        problems = [parse_question(question_of(str(r["input"]))) for r in rows]
+        prone = [(p, str(r["output"])) for p, r in zip(problems, rows, strict=True) if mistake_forms(p)]
+        out[int(path.stem)] = (
+            {"toy/mistake_share": sum(is_mistake(p, t) for p, t in prone) / len(prone)} if prone else {}
+        ) | {
             f"toy/{name}": value
             for name, value in (
                 ("forms_per_group", stats["forms_per_problem"]),
