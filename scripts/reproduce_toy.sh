@@ -45,6 +45,7 @@ echo "[verl-dsdr] building the toy's warm start (cached after the first run; a f
 "$PYTHON" -m verl_dsdr.assets build --preset "$PRESET"
 
 echo "[verl-dsdr] training and evaluating (results in $OUT)"
+export VERL_DSDR_TOY_COMMAND="bash scripts/reproduce_toy.sh${*:+ $*}"  # recorded in provenance.json
 INTERRUPTED=""  # the toy says it was interrupted, where the logs are and how to resume
 interruptible "$PYTHON" -m verl_dsdr.toy run --out "$OUT" "$@"
 INTERRUPTED="[verl-dsdr] interrupted while writing the report; run the same command again to finish it"

@@ -18,14 +18,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
 
 from verl_dsdr.toy.convert import DumpError
 from verl_dsdr.toy.methods import DEFAULT_METHODS, FULL_PLAN, METHODS, SMOKE_PLAN, ToyPlan, parse_methods
 from verl_dsdr.toy.runs import RunError, RunTarget, is_finished, launch_run, run_dir, warm_start_samples
 
+SCRIPT_COMMAND_ENV = "VERL_DSDR_TOY_COMMAND"
 DEFAULT_OUT = Path("runs/toy")
 SMOKE_OUT = Path("runs/toy_smoke")
 
@@ -95,7 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write report.md and the PNG figures from a finished `run`")
     report.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    report.add_argument("--wall-s", type=float, help="wall time of the whole reproduction, stated in the report")
+    report.add_argument(
+        "--wall-s",
+        type=float,
+        help="wall time of the whole reproduction, stated in the report (default: the one provenance.json holds)",
+    )
     return parser
 
 
@@ -225,7 +230,9 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         return 0
     out.mkdir(parents=True, exist_ok=True)
     _check_plan(out, state)
-    (out / "plan.json").write_text(json.dumps(state | {"argv": list(argv)}, indent=2))
+    # reproduce_toy.sh names itself (SCRIPT_COMMAND_ENV), so the report says what the user typed.
+    script = os.environ.get(SCRIPT_COMMAND_ENV)
+    (out / "plan.json").write_text(json.dumps(state | {"argv": list(argv), "script_command": script}, indent=2))
 
     from verl_dsdr.assets.build import PRESETS, build_assets
 
@@ -296,7 +303,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     state = json.loads(plan_path.read_text())
     timing_path = out / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
-    command = "python -m verl_dsdr.toy " + shlex.join(state.get("argv") or ["run"])
+    command = state.get("script_command") or "python -m verl_dsdr.toy " + shlex.join(state.get("argv") or ["run"])
+    wall_s = args.wall_s
+    provenance = out / "provenance.json"
+    if wall_s is None and provenance.exists():  # rebuilding a finished report keeps the run's measured time
+        wall_s = json.loads(provenance.read_text()).get("wall_s")
     try:
         paths = write_report(
             out,
@@ -305,7 +316,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             plan=state["plan"],
             command=command,
             timing=timing,
-            wall_s=args.wall_s,
+            wall_s=wall_s,
         )
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -119,7 +119,7 @@ class ToyPlan:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def with_(self, **changes) -> "ToyPlan":
+    def with_(self, **changes) -> ToyPlan:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 

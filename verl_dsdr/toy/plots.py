@@ -6,8 +6,8 @@ Everything is drawn with matplotlib's Agg backend (no display). Inputs are plain
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from verl_dsdr.assets.task import is_mistake, mistake_forms, parse_question
 from verl_dsdr.summary import read_metrics

@@ -19,11 +19,12 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from verl_dsdr.launch import run_training
+from verl_dsdr.summary import read_metrics
 from verl_dsdr.toy.convert import convert_dump, dump_of_step, latest_dump, read_jsonl
 from verl_dsdr.toy.methods import ToyPlan, method_overrides, plan_overrides
 
@@ -149,15 +150,10 @@ def read_entropies(samples: Path) -> dict[int, float]:
     return dict(enumerate(json.loads(path.read_text())["entropy"]))
 
 
-def _series_sum(metrics_path: Path, key: str) -> tuple[float, int]:
-    total, count = 0.0, 0
-    if metrics_path.exists():
-        for line in metrics_path.read_text().splitlines():
-            if line.strip():
-                value = json.loads(line).get("data", {}).get(key)
-                if isinstance(value, (int, float)):
-                    total, count = total + float(value), count + 1
-    return total, count
+def _series_sum(rows: list[dict], key: str) -> tuple[float, int]:
+    """Sum and count of a metric's numeric values over the logged steps."""
+    values = [float(r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+    return sum(values), len(values)
 
 
 def launch_run(
@@ -208,8 +204,9 @@ def launch_run(
     if warm is not None:
         write_entropies(warm, Path(target.model_dir), target.model_dir)
     shutil.rmtree(folder / CHECKPOINTS)  # the weights served their purpose; runs stay small
-    train_s, steps = _series_sum(folder / "metrics.jsonl", "timing_s/step")
-    val_s, _ = _series_sum(folder / "metrics.jsonl", "timing_s/testing")
+    rows = read_metrics(folder / "metrics.jsonl") if (folder / "metrics.jsonl").is_file() else []
+    train_s, steps = _series_sum(rows, "timing_s/step")
+    val_s, _ = _series_sum(rows, "timing_s/testing")
     record = {
         "method": method,
         "seed": seed,
