@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Laptop-scale reproduction of DSDR's comparison on the embedded toy task, with verl's real PPO
-# trainer on CPU: GRPO, DAPO, DSDR, DSDR w/o GD and DSDR w/o GC from the same warm start, several
-# seeds each; every final policy is evaluated (pass@k, accuracy, diversity of correct answers) and
+# trainer on CPU: GRPO, DAPO and DSDR (DSDR w/o GD and w/o GC on request) from the same warm start,
+# several seeds each; every final policy is evaluated (pass@k, accuracy, diversity of correct answers) and
 # runs/toy/report.md gets the tables and figures (docs/TOY_REPRODUCTION.md explains them).
 #
-#   bash scripts/reproduce_toy.sh                      # 5 methods x 3 seeds (about 70 min on 2 cores)
+#   bash scripts/reproduce_toy.sh                      # GRPO, DAPO, DSDR x 3 seeds (see docs/TOY_REPRODUCTION.md)
 #   SEEDS=1 bash scripts/reproduce_toy.sh              # fewer seeds (or --seeds 1)
+#   bash scripts/reproduce_toy.sh --first-seed 10 --out runs/toy_s10   # seeds 10, 11, 12
+#   bash scripts/reproduce_toy.sh --methods grpo,dapo,dsdr,dsdr_wo_gd,dsdr_wo_gc --out runs/toy_all  # + ablations
 #   bash scripts/reproduce_toy.sh --methods grpo,dsdr  # a subset of methods
 #   bash scripts/reproduce_toy.sh --smoke --methods grpo,dsdr    # CI: 1 seed, 2 steps, into runs/toy_smoke
 #   bash scripts/reproduce_toy.sh -- actor_rollout_ref.actor.optim.lr=1e-3   # extra verl overrides for every run
@@ -37,10 +39,13 @@ if [ -z "$OUT" ]; then
   if [ "$SMOKE" = 1 ]; then OUT="runs/toy_smoke"; else OUT="runs/toy"; fi
 fi
 
-echo "[verl-dsdr] building the embedded assets (cached after the first run)"
-"$PYTHON" -m verl_dsdr.assets build
+PRESET=toy
+if [ "$SMOKE" = 1 ]; then PRESET=toy_smoke; fi
+echo "[verl-dsdr] building the toy's warm start (cached after the first run; a few minutes the first time)"
+"$PYTHON" -m verl_dsdr.assets build --preset "$PRESET"
 
 echo "[verl-dsdr] training and evaluating (results in $OUT)"
+export VERL_DSDR_TOY_COMMAND="bash scripts/reproduce_toy.sh${*:+ $*}"  # recorded in provenance.json
 INTERRUPTED=""  # the toy says it was interrupted, where the logs are and how to resume
 interruptible "$PYTHON" -m verl_dsdr.toy run --out "$OUT" "$@"
 INTERRUPTED="[verl-dsdr] interrupted while writing the report; run the same command again to finish it"

@@ -33,9 +33,10 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 from verl_dsdr.eval.provenance import file_sha256, weights_sha256
@@ -126,7 +127,9 @@ def read_problems(path: str | Path, limit: int | None = None) -> list[Problem]:
     try:
         rows = pq.read_table(path).to_pylist()
     except (pa.ArrowInvalid, OSError) as err:
-        raise GenerationError(f"{path} is not a readable parquet file ({err}); make it with python -m verl_dsdr.data")
+        raise GenerationError(
+            f"{path} is not a readable parquet file ({err}); make it with python -m verl_dsdr.data"
+        ) from None
     if limit is not None:
         rows = rows[:limit]
     problems: list[Problem] = []
@@ -400,7 +403,7 @@ class SampleWriter:
                 raise GenerationError(
                     f"{where}: not valid JSON; this is not a file this tool wrote. Use another "
                     "--out, or --overwrite to replace it"
-                )
+                ) from None
             if not isinstance(row, dict) or "benchmark" not in row or "problem_id" not in row:
                 raise GenerationError(f"{where}: not a samples row; use another --out, or --overwrite to replace it")
             if row.get("method") != self.method or row.get("sampling") != self.sampling:

@@ -20,8 +20,9 @@ import math
 import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 REWARD_KEYS = ("critic/score/mean", "critic/rewards/mean")
 STEP_TIME_KEYS = ("timing_s/step",)

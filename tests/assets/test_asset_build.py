@@ -127,7 +127,7 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 
 def test_cli_prints_shell_exports(tmp_path, capsys, monkeypatch, small_config):
     # The CLI builds the default config; swap in the small one (and 2 steps) to keep it quick.
-    monkeypatch.setattr(cli_module, "AssetConfig", lambda: small_config)
+    monkeypatch.setitem(cli_module.PRESETS, "default", small_config)
     argv = ["build", "--cache-dir", str(tmp_path), "--seed", "3", "--warm-start-steps", "2", "--print-env"]
     assert cli_module.main(argv) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -143,7 +143,7 @@ def test_cli_prints_shell_exports(tmp_path, capsys, monkeypatch, small_config):
 
 
 def test_cli_plain_output_lists_paths(tmp_path, capsys, monkeypatch, small_config):
-    monkeypatch.setattr(cli_module, "AssetConfig", lambda: small_config)
+    monkeypatch.setitem(cli_module.PRESETS, "default", small_config)
     assert cli_module.main(["build", "--cache-dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     names = [line.split(":", 1)[0] for line in lines[:-1]]

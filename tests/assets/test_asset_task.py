@@ -14,7 +14,10 @@ from verl_dsdr.assets.task import (
     answer,
     classify_form,
     extract_boxed,
+    facts,
     is_correct,
+    is_mistake,
+    mistake_forms,
     parse_question,
     prompt_text,
     question,
@@ -159,3 +162,50 @@ def test_commutative_forms_stay_distinct_when_operands_are_equal():
         "3 * 3 = 9, so the answer is \\boxed{9}.",
         "The answer is \\boxed{9}.",
     ]
+
+
+# ---- the toy's procedure task: a systematic mistake, facts, held-out coverage ----------------------
+
+
+def test_mistake_forms_evaluate_left_to_right_in_every_style():
+    problem = ArithProblem("add_mul", (3, 4, 2))  # right: 3 + 8 = 11; mistake: (3 + 4) * 2 = 14
+    forms = mistake_forms(problem)
+    assert len(forms) == 4 and len(set(forms)) == 4
+    assert forms[0] == "3 + 4 = 7, then 7 * 2 = 14. The answer is \\boxed{14}."
+    assert all(extract_boxed(f) == "14" and not is_correct(f, "11") for f in forms)
+    assert all(is_mistake(problem, f) for f in forms)
+    assert not any(is_mistake(problem, f) for f in solution_forms(problem))
+    # other kinds have no such slip: left to right is right for a * b + c
+    assert mistake_forms(ArithProblem("mul_add", (3, 4, 2))) == []
+    assert not is_mistake(ArithProblem("mul_add", (3, 4, 2)), "The answer is \\boxed{14}.")
+
+
+def test_mistake_never_equals_the_answer():
+    for problem in all_problems("add_mul"):
+        a, b, c = problem.operands
+        assert (a + b) * c != answer(problem)
+
+
+def test_facts_by_hand():
+    assert facts(ArithProblem("add_mul", (3, 4, 2))) == {("*", 2, 4), ("+", 3, 8)}
+    assert facts(ArithProblem("mul_add", (9, 2, 5))) == {("*", 2, 9), ("+", 5, 18)}
+    assert facts(ArithProblem("sub", (9, 2))) == {("+", 2, 7)}
+    assert facts(ArithProblem("mul", (7, 3))) == {("*", 3, 7)}
+
+
+def test_covered_split_holds_out_new_combinations_of_known_facts():
+    weights = {"add": 1.0, "mul": 1.0, "add_mul": 3.0, "mul_add": 2.0}
+    val_weights = {"add_mul": 3.0, "mul_add": 1.0}
+    train, val = split_problems(512, 32, 5, weights, val_weights, covered_facts=True)
+    assert len(train) == 512 and len(val) == 32 and len(set(val)) == 32
+    assert {p.kind for p in val} == {"add_mul", "mul_add"}
+    assert sum(p.kind == "add_mul" for p in val) == 24
+    assert not set(val) & set(train)
+    known = set().union(*(facts(p) for p in train))
+    assert all(facts(p) <= known for p in val)
+    assert split_problems(512, 32, 5, weights, val_weights, covered_facts=True) == (train, val)
+
+
+def test_covered_split_refuses_what_training_cannot_cover():
+    with pytest.raises(ValueError, match="have every fact in training"):
+        split_problems(4, 8, 0, {"add_mul": 1.0}, {"add_mul": 1.0}, covered_facts=True)

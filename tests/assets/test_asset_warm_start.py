@@ -115,3 +115,24 @@ def test_measure_reports_groups_and_forms(tokenizer):
 def test_warm_start_rejects_empty_problem_list(tokenizer):
     with pytest.raises(ValueError, match="at least one"):
         warm_start(build_model(TINY, tokenizer, 0), tokenizer, [], WarmStartConfig(steps=1), seed=0)
+
+
+def test_targets_follow_the_mistake_rate_and_drop_the_bare_two_operation_answer():
+    import random
+
+    from verl_dsdr.assets.task import ArithProblem, mistake_forms, solution_forms
+    from verl_dsdr.assets.warm_start import WarmStartConfig, _target, sft_target_texts
+
+    problem = ArithProblem("add_mul", (3, 4, 2))
+    taught = sft_target_texts(problem, bare_two_op=False)
+    assert taught == solution_forms(problem)[:-1] and "The answer is \\boxed{11}." not in taught
+    assert sft_target_texts(problem, bare_two_op=True) == solution_forms(problem)
+    assert sft_target_texts(ArithProblem("add", (3, 4)), bare_two_op=False)[-1] == "The answer is \\boxed{7}."
+    correct, wrong = [[1]], [[2]]
+    rng = random.Random(0)
+    picks = [_target(rng, correct, wrong, 0.6)[0] for _ in range(4000)]
+    assert abs(picks.count(2) / 4000 - 0.6) < 0.03
+    assert {_target(rng, correct, None, 0.6)[0] for _ in range(50)} == {1}
+    assert len(mistake_forms(problem)) == 4
+    with pytest.raises(ValueError, match="mistake_rate"):
+        WarmStartConfig(mistake_rate=1.5)

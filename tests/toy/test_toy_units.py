@@ -168,9 +168,17 @@ def test_rollout_metrics_read_one_value_per_step(tmp_path):
         json.dumps(_rollout(f[0], "a_0_0")) + "\n" + json.dumps(_rollout(f[2], "a_1_0")) + "\n"
     )
     (tmp_path / "2.jsonl").write_text(json.dumps(_rollout("no", "b_0_0")) + "\n")
+    wrong = "3 + 4 = 7, then 7 * 2 = 14. The answer is \\boxed{14}."  # left to right
+    (tmp_path / "3.jsonl").write_text(json.dumps(_rollout(wrong, "c_0_0")) + "\n" + json.dumps(_rollout(f[0], "c_0_1")))
     metrics = rollout_metrics(tmp_path)
-    assert metrics[1] == {"toy/forms_per_group": 2.0, "toy/form_entropy_bits": 1.0, "toy/bare_share": 0.0}
-    assert metrics[2] == {}  # no correct rollout: nothing defined
+    assert metrics[1] == {
+        "toy/forms_per_group": 2.0,
+        "toy/form_entropy_bits": 1.0,
+        "toy/bare_share": 0.0,
+        "toy/mistake_share": 0.0,
+    }
+    assert metrics[2] == {"toy/mistake_share": 0.0}  # no correct rollout: no form numbers
+    assert metrics[3]["toy/mistake_share"] == 0.5  # one of the two a + b * c rollouts went left to right
     assert rollout_metrics(tmp_path / "missing") == {}
 
 
@@ -377,3 +385,16 @@ def test_report_writes_every_file_from_synthetic_runs(tmp_path):
 def test_report_without_finished_runs_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="toy run"):
         write_report(tmp_path, ["grpo"], [0], plan={}, command="x")
+
+
+def test_first_seed_shifts_the_seeds_and_default_methods_are_the_three_baselines(capsys):
+    from verl_dsdr.toy.__main__ import main
+    from verl_dsdr.toy.methods import DEFAULT_METHODS
+
+    assert DEFAULT_METHODS == ("grpo", "dapo", "dsdr")
+    assert main(["run", "--dry-run", "--first-seed", "10", "--seeds", "2", "--out", "runs/toy_dry"]) == 0
+    out = capsys.readouterr().out
+    assert "methods ['grpo', 'dapo', 'dsdr']; seeds [10, 11]" in out
+    assert "data.seed=10" in out and "data.seed=11" in out and "data.seed=0 " not in out
+    with pytest.raises(SystemExit):
+        main(["run", "--dry-run", "--first-seed", "-1"])

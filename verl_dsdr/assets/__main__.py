@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from .build import AssetConfig, build_assets, cache_key, default_cache_dir, is_complete, load_stats, summary_line
+from .build import PRESETS, build_assets, cache_key, default_cache_dir, is_complete, load_stats, summary_line
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
         "--cache-dir", default=None, help=f"cache folder (default: $VERL_DSDR_CACHE or {default_cache_dir()})"
     )
     build.add_argument("--seed", type=int, default=0, help="seed for data split, model init, warm start (default 0)")
+    build.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="which task: the quickstart's (default) or the toy reproduction's (toy)",
+    )
     build.add_argument("--warm-start-steps", type=int, default=None, help="override the number of warm-start steps")
     build.add_argument(
         "--print-env",
@@ -37,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    config = AssetConfig()
+    config = PRESETS[args.preset]
     if args.warm_start_steps is not None:
         config = replace(config, warm_start=replace(config.warm_start, steps=args.warm_start_steps))
     parent = args.cache_dir if args.cache_dir is not None else str(default_cache_dir())

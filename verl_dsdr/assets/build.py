@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .model import ModelShape
@@ -38,8 +38,10 @@ DEFAULT_KIND_WEIGHTS: tuple[tuple[str, float], ...] = (
 class AssetConfig:
     """Every input of a build except the seed (all of it goes into the cache key).
 
-    `kind_weights` mixes problem kinds in both splits; the two-operation kinds get more weight
-    because they are the ones the warm-started model gets only sometimes right (mixed groups).
+    `kind_weights` mixes problem kinds in both splits (`val_kind_weights`, when set, in the
+    held-out split); the two-operation kinds get more weight because they are the ones the
+    warm-started model gets only sometimes right (mixed groups). `covered_facts` keeps only
+    held-out problems whose one-operation facts all occur in training (`task.facts`).
     `eval_*` set the sampling measurement stored in `stats.json`. `num_threads` is the torch
     thread count while building: 1, because for a model this small a second thread buys little
     and, on a shared 2-core machine, made the warm start 4-8x slower (threads waiting on each
@@ -49,6 +51,8 @@ class AssetConfig:
     n_train: int = 1024
     n_val: int = 128
     kind_weights: tuple[tuple[str, float], ...] = DEFAULT_KIND_WEIGHTS
+    val_kind_weights: tuple[tuple[str, float], ...] | None = None
+    covered_facts: bool = False
     tokenizer_vocab_size: int = 384
     model: ModelShape = field(default_factory=ModelShape)
     warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
@@ -57,6 +61,32 @@ class AssetConfig:
     eval_max_new_tokens: int = 48
     eval_temperature: float = 1.0
     num_threads: int = 1
+
+
+TOY_ASSETS = AssetConfig(
+    n_train=2048,
+    n_val=128,
+    kind_weights=(("add", 1.0), ("sub", 1.0), ("mul", 1.0), ("add_mul", 3.0), ("mul_add", 2.0)),
+    val_kind_weights=(("add_mul", 3.0), ("mul_add", 1.0)),
+    covered_facts=True,
+    # Four layers of 128: the 2 x 64 model memorised two-operation problems instead of composing
+    # facts (held-out accuracy 4%); this one composes them (held-out mul_add 90%).
+    model=ModelShape(hidden_size=128, num_hidden_layers=4, intermediate_size=512),
+    warm_start=WarmStartConfig(steps=3000, lr=3e-3, mistake_rate=0.6, bare_two_op=False),
+)
+"""The toy reproduction's task (docs/TOY_REPRODUCTION.md): every fact taught, the procedure not.
+
+The warm start writes `a + b * c` left to right in `mistake_rate` of its targets, so RL has a
+procedure to sharpen; held-out problems are two-operation problems whose facts all occur in
+training, so what RL reinforces on training prompts can carry over to them.
+"""
+
+TOY_SMOKE_ASSETS = replace(
+    TOY_ASSETS, n_train=256, n_val=16, warm_start=replace(TOY_ASSETS.warm_start, steps=100), eval_prompts=16
+)
+"""The toy's task with a short warm start: for the smoke run in CI, which checks the plumbing, not learning."""
+
+PRESETS: dict[str, AssetConfig] = {"default": AssetConfig(), "toy": TOY_ASSETS, "toy_smoke": TOY_SMOKE_ASSETS}
 
 
 @dataclass(frozen=True)
@@ -147,7 +177,10 @@ def _build_into(root: Path, config: AssetConfig, seed: int, progress: bool) -> d
 
     started = time.perf_counter()
     tokenizer = build_tokenizer(tokenizer_corpus(), config.tokenizer_vocab_size)
-    train, val = split_problems(config.n_train, config.n_val, seed, dict(config.kind_weights))
+    val_weights = dict(config.val_kind_weights) if config.val_kind_weights is not None else None
+    train, val = split_problems(
+        config.n_train, config.n_val, seed, dict(config.kind_weights), val_weights, config.covered_facts
+    )
     (root / "data").mkdir(parents=True)
     paths = paths_in(root)
     write_parquet(train, "train", paths.train_parquet)

@@ -126,6 +126,61 @@ def solution_forms(problem: ArithProblem) -> list[str]:
     ]
 
 
+TWO_OPERATION_KINDS = ("add_mul", "mul_add")
+
+
+def mistake_forms(problem: ArithProblem) -> list[str]:
+    """Solution texts that follow the toy's systematic mistake; empty where the mistake cannot occur.
+
+    The mistake is evaluating `a + b * c` left to right, as `(a + b) * c`: a plausible slip that
+    every step of which is arithmetic done right. The texts come in the same four surface styles
+    as the correct two-operation forms, so what separates right from wrong is the order of the
+    operations, not the notation. `(a + b) * c` never equals `a + b * c` here (that needs c = 1).
+    """
+    if problem.kind != "add_mul":
+        return []
+    a, b, c = problem.operands
+    s = a + b
+    w = s * c
+    end = f"The answer is {_boxed(w)}."
+    return [
+        f"{a} + {b} = {s}, then {s} * {c} = {w}. {end}",
+        f"{a} + {b} * {c} = {s} * {c} = {w}. {end}",
+        f"${a} + {b} \\times {c} = {s} \\times {c} = {w}$, so the answer is {_boxed(w)}.",
+        f"${a} + {b} = {s}$ and ${s} \\times {c} = {w}$, so the answer is {_boxed(w)}.",
+    ]
+
+
+def is_mistake(problem: ArithProblem, text: str) -> bool:
+    """Whether the boxed answer of `text` is the left-to-right value `(a + b) * c` (whatever the wording)."""
+    if not mistake_forms(problem):
+        return False
+    a, b, c = problem.operands
+    boxed = extract_boxed(text)
+    return boxed is not None and boxed.strip() == str((a + b) * c)
+
+
+def facts(problem: ArithProblem) -> frozenset[tuple[str, int, int]]:
+    """The one-operation facts a correct solution uses, as `(op, x, y)` with x <= y.
+
+    `3 + 4 * 2` uses 4 * 2 = 8 and 3 + 8 = 11. A held-out problem whose facts all occur in the
+    training problems is a new combination of known facts, not a new fact.
+    """
+    ops = problem.operands
+    if problem.kind in ("add", "mul"):
+        sym = "+" if problem.kind == "add" else "*"
+        return frozenset({(sym, min(ops), max(ops))})
+    if problem.kind == "sub":
+        return frozenset({("+", min(ops[1], answer(problem)), max(ops[1], answer(problem)))})
+    if problem.kind == "add_mul":
+        a, b, c = ops
+        p = b * c
+        return frozenset({("*", min(b, c), max(b, c)), ("+", min(a, p), max(a, p))})
+    a, b, c = ops
+    p = a * b
+    return frozenset({("*", min(a, b), max(a, b)), ("+", min(p, c), max(p, c))})
+
+
 def classify_form(problem: ArithProblem, text: str) -> int | None:
     """Index of `text` in `solution_forms(problem)` when it is exactly one of them, else None."""
     forms = solution_forms(problem)
@@ -189,29 +244,52 @@ def _allocate(total: int, weights: dict[str, float]) -> dict[str, int]:
 
 
 def split_problems(
-    n_train: int, n_val: int, seed: int, kind_weights: dict[str, float]
+    n_train: int,
+    n_val: int,
+    seed: int,
+    kind_weights: dict[str, float],
+    val_kind_weights: dict[str, float] | None = None,
+    covered_facts: bool = False,
 ) -> tuple[list[ArithProblem], list[ArithProblem]]:
-    """Draw disjoint train and validation problems, kinds mixed by `kind_weights`.
+    """Draw disjoint train and validation problems, kinds mixed by the weights.
 
     Validation problems are distinct; training problems are drawn with replacement from the
-    problems not used for validation (there are only 81 additions). Deterministic in `seed`.
+    problems not held out (there are only 81 additions). `val_kind_weights` mixes the held-out
+    kinds (default: `kind_weights`). With `covered_facts`, a held-out problem is kept only when
+    every one of its `facts` occurs in some training problem, so held-out problems are new
+    combinations of facts training shows. Deterministic in `seed`.
     """
-    unknown = set(kind_weights) - set(KINDS)
+    val_weights = kind_weights if val_kind_weights is None else val_kind_weights
+    unknown = (set(kind_weights) | set(val_weights)) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown kinds in kind_weights: {sorted(unknown)}; use {sorted(KINDS)}")
     rng = random.Random(seed)
-    val_counts, train_counts = _allocate(n_val, kind_weights), _allocate(n_train, kind_weights)
+    val_counts, train_counts = _allocate(n_val, val_weights), _allocate(n_train, kind_weights)
+    # Covered facts are checked after training is drawn, so hold out spares to choose from.
+    reserve = 2 if covered_facts else 1
     train: list[ArithProblem] = []
-    val: list[ArithProblem] = []
-    for kind in sorted(kind_weights):
+    candidates: dict[str, list[ArithProblem]] = {}
+    for kind in sorted(set(kind_weights) | set(val_weights)):
         pool = all_problems(kind)
         rng.shuffle(pool)
-        k = val_counts[kind]
-        if k >= len(pool) and train_counts[kind] > 0:
-            raise ValueError(f"n_val asks for {k} {kind!r} problems but only {len(pool)} exist; lower n_val")
-        val.extend(pool[:k])
+        k = min(len(pool), val_counts.get(kind, 0) * reserve)
+        if val_counts.get(kind, 0) >= len(pool) and train_counts.get(kind, 0) > 0:
+            raise ValueError(
+                f"n_val asks for {val_counts[kind]} {kind!r} problems but only {len(pool)} exist; lower n_val"
+            )
+        candidates[kind] = pool[:k]
         rest = pool[k:]
-        train.extend(rng.choice(rest) for _ in range(train_counts[kind]))
+        train.extend(rng.choice(rest) for _ in range(train_counts.get(kind, 0)))
+    known = frozenset().union(*(facts(p) for p in train)) if covered_facts else frozenset()
+    val: list[ArithProblem] = []
+    for kind, pool in candidates.items():
+        usable = [p for p in pool if not covered_facts or facts(p) <= known]
+        if len(usable) < val_counts.get(kind, 0):
+            raise ValueError(
+                f"only {len(usable)} held-out {kind!r} problems have every fact in training; "
+                f"lower n_val or raise n_train"
+            )
+        val.extend(usable[: val_counts.get(kind, 0)])
     rng.shuffle(train)
     rng.shuffle(val)
     return train, val

@@ -20,7 +20,17 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .task import ArithProblem, answer, classify_form, is_correct, prompt_text, solution_forms
+from .task import (
+    TWO_OPERATION_KINDS,
+    ArithProblem,
+    answer,
+    classify_form,
+    is_correct,
+    is_mistake,
+    mistake_forms,
+    prompt_text,
+    solution_forms,
+)
 from .tokenizer import EOS_TOKEN, PAD_TOKEN
 
 
@@ -34,6 +44,22 @@ class WarmStartConfig:
     warmup_steps: int = 20
     weight_decay: float = 0.0
     grad_clip: float = 1.0
+    mistake_rate: float = 0.0
+    """Share of the targets of a problem with a systematic mistake (`task.mistake_forms`) written that way."""
+    bare_two_op: bool = True
+    """Whether two-operation problems may be taught the bare answer (a memorised value, no procedure)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.mistake_rate <= 1.0:
+            raise ValueError(f"WarmStartConfig.mistake_rate must be in [0, 1], got {self.mistake_rate}")
+
+
+def sft_target_texts(problem: ArithProblem, bare_two_op: bool) -> list[str]:
+    """The correct texts a problem is taught with: every listed form, less the bare answer if asked."""
+    forms = solution_forms(problem)
+    if not bare_two_op and problem.kind in TWO_OPERATION_KINDS:
+        forms = forms[:-1]  # the last listed form is the bare answer
+    return forms
 
 
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, problem: ArithProblem) -> list[int]:
@@ -96,7 +122,12 @@ def warm_start(
     pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
     unique = sorted(set(problems), key=lambda p: (p.kind, p.operands))
     prompts = {p: prompt_ids(tokenizer, p) for p in unique}
-    forms = {p: [tokenizer.encode(f, add_special_tokens=False) + [eos_id] for f in solution_forms(p)] for p in unique}
+
+    def encode(texts: list[str]) -> list[list[int]]:
+        return [tokenizer.encode(t, add_special_tokens=False) + [eos_id] for t in texts]
+
+    forms = {p: encode(sft_target_texts(p, config.bare_two_op)) for p in unique}
+    mistakes = {p: encode(mistake_forms(p)) for p in unique} if config.mistake_rate > 0 else {}
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, config.steps, max(1, config.warmup_steps))
@@ -106,7 +137,7 @@ def warm_start(
     bar = tqdm(range(config.steps), desc="warm start", disable=not progress, leave=False, mininterval=1.0)
     for _ in bar:
         chosen = [problems[rng.randrange(len(problems))] for _ in range(config.batch_size)]
-        batch = [(prompts[p], rng.choice(forms[p])) for p in chosen]
+        batch = [(prompts[p], _target(rng, forms[p], mistakes.get(p), config.mistake_rate)) for p in chosen]
         input_ids, attention_mask, labels = sft_batch(batch, pad_id)
         loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
         optimizer.zero_grad(set_to_none=True)
@@ -115,9 +146,16 @@ def warm_start(
         optimizer.step()
         scheduler.step()
         losses.append(float(loss.detach()))
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)  # the bar redraws every mininterval, not per step
     model.eval()
     return losses
+
+
+def _target(rng: random.Random, correct: list[list[int]], wrong: list[list[int]] | None, rate: float) -> list[int]:
+    """One target: a mistake text with probability `rate` where the problem has one, else a correct form."""
+    if wrong and rng.random() < rate:
+        return rng.choice(wrong)
+    return rng.choice(correct)
 
 
 @torch.no_grad()
@@ -215,7 +253,8 @@ def measure(
 
     Returns a JSON-ready dict: the `GroupStats` fields; `accuracy_by_kind`; `forms_per_group`
     (mean number of distinct known correct forms in groups with a correct sample);
-    `texts_per_group` (mean number of distinct correct texts, listed forms or not, in the same
+    `mistake_share_by_kind` (share of samples ending in the systematic mistake's value, for the
+    kinds that have one); `texts_per_group` (mean number of distinct correct texts, listed forms or not, in the same
     groups); `forms_used` (form index -> count of correct samples written exactly in that form);
     `correct_other` (correct samples matching no listed form); `examples` (a few decoded
     completions).
@@ -232,12 +271,15 @@ def measure(
     forms_per_group: list[int] = []
     texts_per_group: list[int] = []
     by_kind: dict[str, list[bool]] = {}
+    mistaken: dict[str, list[bool]] = {}
     other = 0
     for g, problem in enumerate(problems):
         group = texts[g * n_samples : (g + 1) * n_samples]
         flags = [is_correct(t, str(answer(problem))) for t in group]
         correct.append(flags)
         by_kind.setdefault(problem.kind, []).extend(flags)
+        if mistake_forms(problem):
+            mistaken.setdefault(problem.kind, []).extend(is_mistake(problem, t) for t in group)
         kinds = set()
         for text, ok in zip(group, flags, strict=True):
             if not ok:
@@ -255,6 +297,7 @@ def measure(
     return {
         **asdict(stats),
         "accuracy_by_kind": {k: sum(v) / len(v) for k, v in sorted(by_kind.items())},
+        "mistake_share_by_kind": {k: sum(v) / len(v) for k, v in sorted(mistaken.items())},
         "forms_per_group": sum(forms_per_group) / len(forms_per_group) if forms_per_group else 0.0,
         "texts_per_group": sum(texts_per_group) / len(texts_per_group) if texts_per_group else 0.0,
         "forms_used": {str(k): v for k, v in sorted(forms_used.items())},

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from verl_dsdr.data.loading import LOCAL_SUFFIXES, DataError, load_rows
 from verl_dsdr.data.prepare import PrepareReport, prepare_rows, rejected_path, resolve_columns

@@ -9,9 +9,10 @@ file (``<output>.rejected.jsonl``) when there are more. Row numbers are 0-based 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from verl_dsdr.data.answers import AnswerError, invalid_text, last_boxed, normalize_answer
 from verl_dsdr.data.loading import BadRow, DataError
@@ -162,9 +163,9 @@ def _read_row(row: Any, columns: ColumnChoice, spec: DatasetSpec) -> tuple[str, 
     raw_answer = _field(row, columns.answer)
     if raw_answer is _MISSING:
         return f"missing column {columns.answer!r}"
-    if columns.answer.lower() in spec.worked_solution_columns and isinstance(raw_answer, str):
-        if last_boxed(raw_answer) is None:
-            return f"worked solution in {columns.answer!r} has no \\boxed{{}} answer (pass --answer-column)"
+    worked = columns.answer.lower() in spec.worked_solution_columns and isinstance(raw_answer, str)
+    if worked and last_boxed(raw_answer) is None:
+        return f"worked solution in {columns.answer!r} has no \\boxed{{}} answer (pass --answer-column)"
     try:
         answer = normalize_answer(raw_answer)
     except AnswerError as err:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from verl_dsdr.eval import diversity, provenance
 from verl_dsdr.eval.aggregate import build_metrics, sample_verdicts

@@ -7,7 +7,8 @@ AIME25, MATH500, Minerva, OlympiadBench), then any other in order of first appea
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from verl_dsdr.eval.diversity import DEFAULT_CLUSTER_THRESHOLD, Encoder, correct_diversity
 from verl_dsdr.eval.metrics import benchmark_accuracy, mean_stderr

@@ -13,7 +13,7 @@ Each is then averaged over those problems; with no such problem the values are `
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -8,8 +8,8 @@ with ``spawn`` so that no thread state of the parent (torch, tokenizers) is fork
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Sequence
 
 from verl_dsdr.eval.samples import Sample
 

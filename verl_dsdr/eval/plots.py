@@ -13,8 +13,9 @@ starts at 0 % (an all-zero panel gets 0..1 %, not a window around zero).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from verl_dsdr.eval.aggregate import order_benchmarks
 from verl_dsdr.eval.report import BENCHMARK_TITLES, split_protocol

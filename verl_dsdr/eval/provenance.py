@@ -20,9 +20,10 @@ import hashlib
 import json
 import platform
 import subprocess
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from verl_dsdr.eval.samples import SampleError
 

@@ -21,8 +21,8 @@ import csv
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from verl_dsdr.eval.aggregate import order_benchmarks
 from verl_dsdr.eval.samples import SampleError
@@ -293,7 +293,7 @@ def markdown_table(metrics: dict, protocols: Mapping[str, str | None] | None = N
             "",
         ]
     lines += [f"**Warning:** {line}." for line in size_warnings(metrics)]
-    return "\n".join(lines) + ("\n" if lines and not lines[-1] == "" else "")
+    return "\n".join(lines) + ("\n" if lines and lines[-1] != "" else "")
 
 
 def write_table(metrics: dict, path: Path, protocols: Mapping[str, str | None] | None = None) -> Path:

@@ -18,14 +18,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
 
 from verl_dsdr.toy.convert import DumpError
-from verl_dsdr.toy.methods import FULL_PLAN, METHODS, SMOKE_PLAN, ToyPlan, parse_methods
+from verl_dsdr.toy.methods import DEFAULT_METHODS, FULL_PLAN, METHODS, SMOKE_PLAN, ToyPlan, parse_methods
 from verl_dsdr.toy.runs import RunError, RunTarget, is_finished, launch_run, run_dir, warm_start_samples
 
+SCRIPT_COMMAND_ENV = "VERL_DSDR_TOY_COMMAND"
 DEFAULT_OUT = Path("runs/toy")
 SMOKE_OUT = Path("runs/toy_smoke")
 
@@ -37,14 +38,44 @@ def _seeds(value: str) -> int:
     return n
 
 
+def _first_seed(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"--first-seed must be >= 0, got {n}")
+    return n
+
+
+def _git_commit() -> str:
+    """The checkout's commit (``+dirty`` when tracked files differ from it), or "not a git checkout"."""
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m verl_dsdr.toy", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="train every (method, seed) and evaluate the final policies")
     run.add_argument("--out", type=Path, default=None, help=f"default {DEFAULT_OUT} ({SMOKE_OUT} with --smoke)")
-    run.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
-    run.add_argument("--seeds", type=_seeds, default=None, help="number of seeds, 0..N-1 (default: $SEEDS or 3)")
+    run.add_argument(
+        "--methods",
+        default=",".join(DEFAULT_METHODS),
+        help=f"comma-separated subset of {','.join(METHODS)} (default {','.join(DEFAULT_METHODS)})",
+    )
+    run.add_argument("--seeds", type=_seeds, default=None, help="how many seeds (default: $SEEDS or 3)")
+    run.add_argument(
+        "--first-seed",
+        type=_first_seed,
+        default=0,
+        help="seeds are N, N+1, ... (default 0): check the result on seeds the task was not designed on",
+    )
     run.add_argument("--smoke", action="store_true", help="1 seed, 2 steps, tiny batch and evaluation (CI)")
     run.add_argument("--steps", type=int)
     run.add_argument("--batch", type=int, help="prompts per step")
@@ -65,7 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write report.md and the PNG figures from a finished `run`")
     report.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    report.add_argument("--wall-s", type=float, help="wall time of the whole reproduction, stated in the report")
+    report.add_argument(
+        "--wall-s",
+        type=float,
+        help="wall time of the whole reproduction, stated in the report (default: the one provenance.json holds)",
+    )
     return parser
 
 
@@ -165,7 +200,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    seeds = list(range(n_seeds))
+    seeds = list(range(args.first_seed, args.first_seed + n_seeds))
     out: Path = (args.out or (SMOKE_OUT if args.smoke else DEFAULT_OUT)).resolve()
     if not re.fullmatch(r"[\w./+-]+", str(out)):
         print(
@@ -195,12 +230,14 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         return 0
     out.mkdir(parents=True, exist_ok=True)
     _check_plan(out, state)
-    (out / "plan.json").write_text(json.dumps(state | {"argv": list(argv)}, indent=2))
+    # reproduce_toy.sh names itself (SCRIPT_COMMAND_ENV), so the report says what the user typed.
+    script = os.environ.get(SCRIPT_COMMAND_ENV)
+    (out / "plan.json").write_text(json.dumps(state | {"argv": list(argv), "script_command": script}, indent=2))
 
-    from verl_dsdr.assets.build import build_assets
+    from verl_dsdr.assets.build import PRESETS, build_assets
 
     started, started_at = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S")
-    assets = build_assets()
+    assets = build_assets(config=PRESETS[plan.assets])
     target = RunTarget(assets.model_dir, assets.train_parquet, _validation_file(assets, plan, out))
     trained, skipped = [], []
     eval_s = None
@@ -241,6 +278,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
             out,
             {
                 "started": started_at,
+                "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "commit": _git_commit(),
                 "wall_s": time.perf_counter() - started,
                 "trained": trained,
                 "skipped": skipped,
@@ -264,7 +303,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     state = json.loads(plan_path.read_text())
     timing_path = out / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
-    command = "python -m verl_dsdr.toy " + shlex.join(state.get("argv") or ["run"])
+    command = state.get("script_command") or "python -m verl_dsdr.toy " + shlex.join(state.get("argv") or ["run"])
+    wall_s = args.wall_s
+    provenance = out / "provenance.json"
+    if wall_s is None and provenance.exists():  # rebuilding a finished report keeps the run's measured time
+        wall_s = json.loads(provenance.read_text()).get("wall_s")
     try:
         paths = write_report(
             out,
@@ -273,7 +316,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             plan=state["plan"],
             command=command,
             timing=timing,
-            wall_s=args.wall_s,
+            wall_s=wall_s,
         )
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)

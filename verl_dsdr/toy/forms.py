@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from verl_dsdr.assets.task import classify_form, is_correct, parse_question, solution_forms
 from verl_dsdr.toy.convert import question_of

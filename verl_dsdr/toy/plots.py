@@ -6,8 +6,8 @@ Everything is drawn with matplotlib's Agg backend (no display). Inputs are plain
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -126,6 +126,46 @@ def plot_pass_at_k(
     ax.set_xlabel("k")
     ax.set_ylabel("pass@k (%)")
     ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_difference_curves(per_pair: dict[str, list[dict | None]], labels: dict[str, str], path: str | Path) -> Path:
+    """pass@k difference (points) against k = 1..n for each pair, with its 95% bootstrap interval."""
+    plt = _pyplot()
+    colours = colours_for(list(per_pair))
+    fig, ax = plt.subplots(figsize=(5.4, 3.8))
+    for pair, entries in per_pair.items():
+        points = [(k, e) for k, e in enumerate(entries, start=1) if e is not None]
+        if not points:
+            continue
+        ks = [k for k, _ in points]
+        colour = colours.get(pair, "#333333")
+        ax.plot(
+            ks,
+            [100 * e["diff"] for _, e in points],
+            marker="o",
+            markersize=3,
+            color=colour,
+            label=labels.get(pair, pair),
+        )
+        ax.fill_between(
+            ks,
+            [100 * e["low"] for _, e in points],
+            [100 * e["high"] for _, e in points],
+            color=colour,
+            alpha=0.18,
+            linewidth=0,
+        )
+    ax.axhline(0.0, color="#555555", linewidth=0.8)
+    ax.set_xlabel("k")
+    ax.set_ylabel("pass@k difference (points)")
+    ax.set_title("held-out pass@k: difference and 95% bootstrap interval", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()

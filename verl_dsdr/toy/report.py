@@ -12,16 +12,27 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
+from verl_dsdr.assets.task import is_mistake, mistake_forms, parse_question
 from verl_dsdr.summary import read_metrics
-from verl_dsdr.toy.convert import read_jsonl
+from verl_dsdr.toy.compare import ProblemTable, method_value, paired_difference, problem_table
+from verl_dsdr.toy.convert import question_of, read_jsonl
 from verl_dsdr.toy.forms import form_stats, rollout_form_stats
 from verl_dsdr.toy.methods import METHODS
-from verl_dsdr.toy.plots import band, colours_for, plot_bars, plot_curves, plot_pass_at_k
-from verl_dsdr.toy.runs import BENCHMARK, WARM_START, is_finished, read_done, run_dir, sample_label, warm_start_samples
+from verl_dsdr.toy.plots import band, colours_for, plot_bars, plot_curves, plot_difference_curves, plot_pass_at_k
+from verl_dsdr.toy.runs import (
+    BENCHMARK,
+    WARM_START,
+    is_finished,
+    read_done,
+    read_entropies,
+    run_dir,
+    sample_label,
+    warm_start_samples,
+)
 
 __all__ = [
     "TRAIN_PANELS",
@@ -44,7 +55,7 @@ TRAIN_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("all-correct groups (fraction)", ("groups/frac_all_correct", "dsdr/frac_all_correct")),
     ("distinct correct forms per group (rollouts)", ("toy/forms_per_group",)),
     ("form entropy of correct rollouts (bits)", ("toy/form_entropy_bits",)),
-    ("bare-answer share of correct rollouts", ("toy/bare_share",)),
+    ("left-to-right share of a + b * c rollouts", ("toy/mistake_share",)),
     ("mixed groups (fraction)", ("groups/frac_mixed", "dsdr/frac_mixed")),
     ("PPO clip fraction", ("actor/pg_clipfrac",)),
     ("response length (tokens)", ("response_length/mean",)),
@@ -74,6 +85,11 @@ class RunData:
     rows: list[dict]
     done: dict
     samples: list[dict] = field(default_factory=list)
+    entropies: dict[int, float] = field(default_factory=dict)
+
+    def table(self) -> ProblemTable:
+        """Per-problem outcomes of the held-out samples (``toy.compare``)."""
+        return problem_table(self.samples, self.entropies)
 
 
 def series(rows: Sequence[dict], keys: Sequence[str]) -> tuple[list[int], list[float]]:
@@ -101,7 +117,7 @@ def smooth(values: Sequence[float], window: int = SMOOTH_STEPS) -> list[float]:
 
 
 def rollout_metrics(rollout_dir: str | Path) -> dict[int, dict[str, float]]:
-    """``{step: {"toy/forms_per_group", "toy/form_entropy_bits", "toy/bare_share"}}`` from verl's
+    """``{step: {"toy/forms_per_group", "toy/form_entropy_bits", "toy/bare_share", "toy/mistake_share"}}`` from verl's
     training-rollout dump (``<step>.jsonl``); steps whose value is undefined are left out of that key."""
     rollout_dir = Path(rollout_dir)
     out: dict[int, dict[str, float]] = {}
@@ -110,8 +126,13 @@ def rollout_metrics(rollout_dir: str | Path) -> dict[int, dict[str, float]]:
     for path in rollout_dir.glob("*.jsonl"):
         if not path.stem.isdigit():
             continue
-        stats = rollout_form_stats(read_jsonl(path))
-        out[int(path.stem)] = {
+        rows = read_jsonl(path)
+        stats = rollout_form_stats(rows)
+        problems = [parse_question(question_of(str(r["input"]))) for r in rows]
+        prone = [(p, str(r["output"])) for p, r in zip(problems, rows, strict=True) if mistake_forms(p)]
+        out[int(path.stem)] = (
+            {"toy/mistake_share": sum(is_mistake(p, t) for p, t in prone) / len(prone)} if prone else {}
+        ) | {
             f"toy/{name}": value
             for name, value in (
                 ("forms_per_group", stats["forms_per_problem"]),
@@ -151,7 +172,10 @@ def format_spread(stats: dict | None, scale: float = 1.0, digits: int = 3) -> st
 def load_runs(out: str | Path, methods: Sequence[str], seeds: Sequence[int]) -> list[RunData]:
     """Every finished run of ``methods`` x ``seeds`` (unfinished ones are left out), preceded by the
     warm start's reference samples when a run recorded them (method ``warm_start``, no training rows)."""
-    runs = [RunData(WARM_START, 0, [], {}, read_jsonl(p)) for p in warm_start_samples(out, list(methods), list(seeds))]
+    runs = [
+        RunData(WARM_START, 0, [], {}, read_jsonl(p), read_entropies(p))
+        for p in warm_start_samples(out, list(methods), list(seeds))
+    ]
     for method in methods:
         for seed in seeds:
             folder = run_dir(out, method, seed)
@@ -162,7 +186,7 @@ def load_runs(out: str | Path, methods: Sequence[str], seeds: Sequence[int]) -> 
             rows = read_metrics(folder / "metrics.jsonl")
             extra = rollout_metrics(folder / "rollouts")
             rows = [r | extra.get(int(r["step"]), {}) if r.get("step") is not None else r for r in rows]
-            runs.append(RunData(method, seed, rows, read_done(folder), samples))
+            runs.append(RunData(method, seed, rows, read_done(folder), samples, read_entropies(samples_path)))
     return runs
 
 
@@ -195,6 +219,7 @@ def collect_results(runs: Sequence[RunData], eval_metrics: dict) -> list[dict]:
             "formula_uniqueness": diversity.get("formula_uniqueness"),
             "distinct_solutions": diversity.get("distinct_solutions"),
             **{k: v for k, v in form_stats(run.samples).items() if k != "problems_with_correct"},
+            **_table_values(run),
             "wall_s": run.done.get("wall_s"),
             "train_s": run.done.get("train_s"),
             "validation_s": run.done.get("validation_s"),
@@ -203,6 +228,110 @@ def collect_results(runs: Sequence[RunData], eval_metrics: dict) -> list[dict]:
         }
         records.append(record)
     return records
+
+
+def _table_values(run: RunData) -> dict:
+    """The per-problem table's own numbers for one run (exact boxed check, all k)."""
+    if not run.samples:
+        return {}
+    table = run.table()
+    mistakes = [is_mistake(parse_question(str(r["problem_id"])), str(r["response"])) for r in run.samples]
+    prone = [bool(mistake_forms(parse_question(str(r["problem_id"])))) for r in run.samples]
+    return {
+        "distinct_correct": method_value([table], "distinct_correct"),
+        "entropy_correct": method_value([table], "entropy_correct"),
+        "entropy_incorrect": method_value([table], "entropy_incorrect"),
+        "mistake_share": sum(m for m, p in zip(mistakes, prone) if p) / max(1, sum(prone)),
+    }
+
+
+COMPARED: tuple[tuple[str, str, float, int], ...] = (
+    ("pass@1", "Pass@1 (points)", 100.0, 1),
+    ("pass@4", "Pass@4 (points)", 100.0, 1),
+    ("pass@16", "Pass@16 (points)", 100.0, 1),
+    ("distinct_correct", "distinct correct texts / problem", 1.0, 2),
+    ("entropy_correct", "token entropy, correct (nats)", 1.0, 3),
+    ("entropy_incorrect", "token entropy, incorrect (nats)", 1.0, 3),
+)
+"""The paper's claims the toy can measure: accuracy, exploration (pass@k), diversity, entropy."""
+
+DSDR_VARIANTS = ("dsdr", "dsdr_wo_gd", "dsdr_wo_gc")
+
+
+def comparison_pairs(present: Sequence[str]) -> list[tuple[str, str]]:
+    """(a, b) pairs reported as a - b: every method against the warm start, DSDR variants against GRPO and DAPO."""
+    pairs = [(m, WARM_START) for m in present if m != WARM_START and WARM_START in present]
+    for variant in (m for m in DSDR_VARIANTS if m in present):
+        pairs += [(variant, base) for base in ("grpo", "dapo") if base in present]
+    return pairs
+
+
+def _tables_by_seed(runs: Sequence[RunData], method: str, seeds: Sequence[int]) -> dict[int, ProblemTable]:
+    """Seed -> table; the warm start (validated once) stands in for every seed it is compared at."""
+    if method == WARM_START:
+        warm = next((r.table() for r in runs if r.method == WARM_START and r.samples), None)
+        return {s: warm for s in seeds} if warm is not None else {}
+    return {r.seed: r.table() for r in runs if r.method == method and r.samples}
+
+
+DEFAULT_RESAMPLES = 4000
+
+
+def compare_methods(runs: Sequence[RunData], present: Sequence[str], resamples: int = DEFAULT_RESAMPLES) -> dict:
+    """``{"a - b": {metric: paired_difference(...)}}`` for every pair of ``comparison_pairs``, every k."""
+    seeds = sorted({r.seed for r in runs if r.method != WARM_START})
+    n = max((r.table().n for r in runs if r.samples), default=0)
+    names = [f"pass@{k}" for k in range(1, n + 1)] + [key for key, *_ in COMPARED if not key.startswith("pass@")]
+    out = {}
+    for a, b in comparison_pairs(present):
+        ta, tb = _tables_by_seed(runs, a, seeds), _tables_by_seed(runs, b, seeds)
+        out[f"{a} - {b}"] = {name: paired_difference(ta, tb, name, resamples=resamples) for name in names}
+    return out
+
+
+def _format_interval(entry: dict | None, scale: float, digits: int) -> str:
+    if entry is None:
+        return "–"
+    f = lambda v: f"{v * scale:+.{digits}f}"  # noqa: E731
+    return f"{f(entry['diff'])} [{f(entry['low'])}, {f(entry['high'])}]"
+
+
+def comparison_table(differences: dict, n: int) -> str:
+    """Markdown: one row per pair, one column per compared metric, ``diff [95% interval]``."""
+    columns = [c for c in COMPARED if not c[0].startswith("pass@") or int(c[0].split("@")[1]) <= n]
+    lines = [
+        "| difference | " + " | ".join(title for _, title, _, _ in columns) + " |",
+        "| --- " * (len(columns) + 1) + "|",
+    ]
+    for pair, metrics in differences.items():
+        a, b = pair.split(" - ")
+        cells = [_format_interval(metrics.get(key), scale, digits) for key, _, scale, digits in columns]
+        lines.append(f"| {label_of(a)} − {label_of(b)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def value_table(runs: Sequence[RunData], present: Sequence[str], n: int) -> str:
+    """Markdown: each method's mean over seeds of the compared metrics, with the per-seed Pass@1."""
+    columns = [c for c in COMPARED if not c[0].startswith("pass@") or int(c[0].split("@")[1]) <= n]
+    lines = [
+        "| Method | seeds | "
+        + " | ".join(t.replace(" (points)", " (%)") for _, t, _, _ in columns)
+        + " | Pass@1 per seed (%) |",
+        "| --- " * (len(columns) + 3) + "|",
+    ]
+    for method in present:
+        tables = [r for r in runs if r.method == method and r.samples]
+        if not tables:
+            continue
+        cells = []
+        for key, _, scale, digits in columns:
+            value = method_value([r.table() for r in tables], key)
+            cells.append("–" if value is None else f"{value * scale:.{digits}f}")
+        per_seed = ", ".join(
+            f"{100 * method_value([r.table()], 'pass@1'):.1f}" for r in sorted(tables, key=lambda r: r.seed)
+        )
+        lines.append(f"| {label_of(method)} | {len(tables)} | " + " | ".join(cells) + f" | {per_seed} |")
+    return "\n".join(lines)
 
 
 RESULT_COLUMNS: tuple[tuple[str, str, float, int], ...] = (
@@ -268,15 +397,15 @@ def _curve_bands(
     return out
 
 
-def _passk_bands(runs: Sequence[RunData], methods: Sequence[str], eval_metrics: dict) -> dict:
+def _passk_bands(runs: Sequence[RunData], methods: Sequence[str]) -> dict:
+    """Method -> band of pass@k for k = 1..n over seeds (per-problem tables, unbiased estimator)."""
     out = {}
     for method in methods:
         curves = []
-        for run in (r for r in runs if r.method == method):
-            passk = (_eval_entry(eval_metrics, run) or {}).get("pass@k") or {}
-            if passk:
-                ks = sorted(int(k) for k in passk)
-                curves.append((ks, [passk[str(k)] for k in ks]))
+        for run in (r for r in runs if r.method == method and r.samples):
+            table = run.table()
+            ks = list(range(1, table.n + 1))
+            curves.append((ks, [float(v) for v in table.passk.mean(axis=0)]))
         if curves:
             out[method] = band(curves)
     return out
@@ -309,6 +438,25 @@ def _timing_section(records: list[dict], timing: dict, wall_s: float | None) -> 
         )
     lines.append("- The machine is a shared 2-core CPU: other jobs running at the same time slow every number here.")
     return "\n".join(lines)
+
+
+def write_provenance(out: Path, command: str, timing: dict, wall_s: float | None) -> Path:
+    """``provenance.json``: the commit, command, wall time and dates of the run behind the report."""
+    invocations = timing.get("invocations", [])
+    record = {
+        "command": command,
+        "commit": invocations[-1].get("commit") if invocations else None,
+        "started": invocations[0].get("started") if invocations else None,
+        "finished": invocations[-1].get("finished") if invocations else None,
+        "wall_s": wall_s,
+        "run_invocations": [
+            {k: i.get(k) for k in ("started", "finished", "wall_s", "commit", "trained", "skipped")}
+            for i in invocations
+        ],
+    }
+    path = out / "provenance.json"
+    path.write_text(json.dumps(record, indent=2))
+    return path
 
 
 def _write_summary_csv(records: list[dict], path: Path) -> Path:
@@ -356,7 +504,7 @@ def write_report(
             colours=colours,
         ),
         "pass_at_k": plot_pass_at_k(
-            _passk_bands(runs, present, eval_metrics),
+            _passk_bands(runs, present),
             labels,
             out / "pass_at_k.png",
             title="held-out toy problems: pass@k, mean and min-max over seeds",
@@ -370,6 +518,21 @@ def write_report(
         ),
         "summary_csv": _write_summary_csv(records, out / "summary.csv"),
     }
+    differences = compare_methods(runs, present)
+    n_k = max((r.table().n for r in runs if r.samples), default=1)
+    paths["pass_at_k_difference"] = plot_difference_curves(
+        {
+            pair: [m.get(f"pass@{k}") for k in range(1, n_k + 1)]
+            for pair, m in differences.items()
+            if WARM_START not in pair
+        },
+        {pair: " − ".join(label_of(x) for x in pair.split(" - ")) for pair in differences},
+        out / "pass_at_k_difference.png",
+    )
+    comparison = out / "comparison.json"
+    comparison.write_text(json.dumps(differences, indent=1))
+    paths["comparison"] = comparison
+    paths["provenance"] = write_provenance(out, command, timing or {}, wall_s)
     missing = [f"{m} seed {s}" for m in methods for s in seeds if not any(r.method == m and r.seed == s for r in runs)]
     trained = [r for r in runs if r.method != WARM_START]
     n_val = next((e.get("samples_per_problem") for r in runs if (e := _eval_entry(eval_metrics, r))), None)
@@ -391,6 +554,23 @@ the first update: every method starts there.
 | setting | value |
 | --- | --- |
 {plan_lines}
+
+## The paper's claims, as differences with 95% intervals
+
+Each cell is `a − b` on the held-out problems, the mean over seeds, then `[2.5%, 97.5%]` of a
+bootstrap that resamples seeds (paired: the same seed gives both methods the same prompt order),
+then held-out problems within each drawn seed ({DEFAULT_RESAMPLES} resamples). Correctness here is
+the task's exact boxed check; entropies are the mean token entropy of the final policy on its own
+held-out responses (correct ones and incorrect ones separately).
+
+{comparison_table(differences, n_k)}
+
+Values per method (mean over seeds):
+
+{value_table(runs, present, n_k)}
+
+Pass@k for every k: `pass_at_k.png`; the DSDR-minus-baseline difference for every k with its
+interval: `pass_at_k_difference.png`; every number: `comparison.json`.
 
 ## Held-out evaluation (final policy, {n_val or "?"} samples per problem at T=0.7, top_p 0.9)
 

@@ -19,12 +19,13 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from verl_dsdr.launch import run_training
-from verl_dsdr.toy.convert import convert_dump, dump_of_step, latest_dump
+from verl_dsdr.summary import read_metrics
+from verl_dsdr.toy.convert import convert_dump, dump_of_step, latest_dump, read_jsonl
 from verl_dsdr.toy.methods import ToyPlan, method_overrides, plan_overrides
 
 __all__ = [
@@ -39,9 +40,13 @@ __all__ = [
     "BENCHMARK",
     "WARM_START",
     "warm_start_samples",
+    "entropy_path",
+    "write_entropies",
+    "read_entropies",
 ]
 
 DONE = "DONE"
+CHECKPOINTS = "ckpt"
 BENCHMARK = "arith_val"
 """Benchmark name of the held-out toy problems in the eval rows (and ``metrics.json``)."""
 WARM_START = "warm_start"
@@ -111,6 +116,10 @@ def build_overrides(
         f"trainer.experiment_name={sample_label(method, seed)}",
         f"trainer.validation_data_dir={folder / 'val'}",
         f"trainer.rollout_data_dir={folder / 'rollouts'}",  # per-step solution forms (report)
+        # The final policy's weights, for its token entropy on the held-out samples (then deleted).
+        f"trainer.default_local_dir={folder / CHECKPOINTS}",
+        f"trainer.save_freq={plan.steps}",
+        "actor_rollout_ref.actor.checkpoint.save_contents=[model,hf_model]",
         *plan_overrides(plan),
         *method_overrides(method, plan),
         *(["trainer.val_before_train=true"] if validate_before else []),
@@ -118,15 +127,33 @@ def build_overrides(
     ]
 
 
-def _series_sum(metrics_path: Path, key: str) -> tuple[float, int]:
-    total, count = 0.0, 0
-    if metrics_path.exists():
-        for line in metrics_path.read_text().splitlines():
-            if line.strip():
-                value = json.loads(line).get("data", {}).get(key)
-                if isinstance(value, (int, float)):
-                    total, count = total + float(value), count + 1
-    return total, count
+def entropy_path(samples: Path) -> Path:
+    """Where the entropies of a samples file live: ``samples.jsonl`` -> ``samples.entropy.json``."""
+    return samples.with_suffix(".entropy.json")
+
+
+def write_entropies(samples: Path, model_dir: Path, tokenizer_dir: str) -> Path:
+    """Measure every row's token entropy under ``model_dir`` and write them beside ``samples``."""
+    from verl_dsdr.toy.entropy import response_entropies
+
+    values = response_entropies(model_dir, tokenizer_dir, read_jsonl(samples))
+    path = entropy_path(samples)
+    path.write_text(json.dumps({"model": str(model_dir), "entropy": values}))
+    return path
+
+
+def read_entropies(samples: Path) -> dict[int, float]:
+    """Row position -> entropy, or {} when the run has none (runs made before entropies existed)."""
+    path = entropy_path(samples)
+    if not path.is_file():
+        return {}
+    return dict(enumerate(json.loads(path.read_text())["entropy"]))
+
+
+def _series_sum(rows: list[dict], key: str) -> tuple[float, int]:
+    """Sum and count of a metric's numeric values over the logged steps."""
+    values = [float(r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+    return sum(values), len(values)
 
 
 def launch_run(
@@ -170,8 +197,16 @@ def launch_run(
     warm = dump_of_step(folder / "val", 0) if validate_before else None
     if warm is not None:
         warm, _ = convert_dump(warm, folder / "samples_warm_start.jsonl", sample_label(WARM_START, 0), BENCHMARK)
-    train_s, steps = _series_sum(folder / "metrics.jsonl", "timing_s/step")
-    val_s, _ = _series_sum(folder / "metrics.jsonl", "timing_s/testing")
+    policy = folder / CHECKPOINTS / f"global_step_{plan.steps}" / "actor" / "huggingface"
+    if not policy.is_dir():
+        raise RunError(f"{method} seed {seed}: no final policy at {policy}; see {folder / 'train.log'}")
+    write_entropies(samples, policy, target.model_dir)
+    if warm is not None:
+        write_entropies(warm, Path(target.model_dir), target.model_dir)
+    shutil.rmtree(folder / CHECKPOINTS)  # the weights served their purpose; runs stay small
+    rows = read_metrics(folder / "metrics.jsonl") if (folder / "metrics.jsonl").is_file() else []
+    train_s, steps = _series_sum(rows, "timing_s/step")
+    val_s, _ = _series_sum(rows, "timing_s/testing")
     record = {
         "method": method,
         "seed": seed,
