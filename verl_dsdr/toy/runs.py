@@ -1,16 +1,13 @@
 """Launch one (method, seed) training run of the toy reproduction, resumably.
 
-Each run is ``python -m verl_dsdr.main_ppo preset=cpu ...`` in its own process, with its own
-short Ray temp folder, writing into ``<out>/runs/<method>/seed<k>/``:
-``metrics.jsonl`` (verl's file logger), ``train.log``, ``val/<step>.jsonl`` (verl's validation
-dump after the last step), ``rollouts/<step>.jsonl`` (every training rollout), ``samples.jsonl`` (the dump as eval rows) and, last, ``DONE`` (JSON
-with the run's timings). A folder with ``DONE`` is a finished run and is skipped; a folder
-without it is a run that was cut off, and is deleted and restarted from the warm start (verl's
-FSDP checkpoints are not worth their cost at this size).
-
-Processes are stopped by identity, never by name: every process the run starts inherits the
-environment variable ``VERL_DSDR_TOY_RUN=<token>``, and Ray's own daemons carry the run's temp
-folder on their command line. After the run (or on Ctrl-C) exactly those are killed.
+Each run is ``python -m verl_dsdr.main_ppo preset=cpu ...`` through ``verl_dsdr.launch`` (its own
+Ray folder, its own processes stopped by identity afterwards or on Ctrl-C), writing into
+``<out>/runs/<method>/seed<k>/``: ``metrics.jsonl`` (verl's file logger), ``train.log``,
+``val/<step>.jsonl`` (verl's validation dump), ``rollouts/<step>.jsonl`` (every training rollout),
+``samples.jsonl`` (the dump as eval rows), ``samples.entropy.json`` (each row's token entropy under
+the final policy, whose checkpoint is deleted afterwards) and, last, ``DONE`` (JSON with the run's
+timings). A folder with ``DONE`` is a finished run and is skipped; a folder without it is a run that
+was cut off, and is deleted and restarted from the warm start.
 """
 
 from __future__ import annotations
