@@ -196,7 +196,7 @@ def test_policy_and_local_terms_equal_verl_and_verl_dsdr():
 
     coef = torch.tensor([2.0, 0.0, 1.0])
     masked = [torch.where(mask, t, torch.zeros_like(t)) for t in (log_prob, old)]
-    tokens_ref = local_entropy_tokens(*masked)
+    tokens_ref = local_entropy_tokens(*masked, detach_ratio=False)
     tokens = ba.is_entropy_tokens(log_prob, old, mask)
     assert torch.equal(tokens, tokens_ref)
     local_ref = agg_loss(coef[:, None] * tokens_ref, mask, "seq-mean-token-mean")

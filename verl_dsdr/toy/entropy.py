@@ -43,7 +43,7 @@ def response_entropies(
 ) -> list[float]:
     """Mean token entropy of every row's ``response`` under the model in ``model_dir``, in row order."""
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), torch_dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
     eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
     pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
     examples = [

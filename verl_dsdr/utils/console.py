@@ -45,6 +45,10 @@ NOISE: tuple[tuple[re.Pattern, str], ...] = tuple(
         (r"is_fx_tracing will return true", "a torch-internal deprecation"),
         (r"^ray init kwargs: ", "verl prints Ray's start-up arguments"),
         (r"Platform override from VERL_PLATFORM", "the CPU preset's own setting, in every process"),
+        (
+            r"`torch_dtype` is deprecated! Use `dtype` instead!",
+            "verl 0.9.1's FSDP engine loads the model with transformers' old keyword (fsdp/transformer_impl.py:278)",
+        ),
     )
 )
 
