@@ -46,16 +46,11 @@ def _first_seed(value: str) -> int:
 
 
 def _git_commit() -> str:
-    """The checkout's commit (``+dirty`` when tracked files differ from it), or "not a git checkout"."""
-    repo = Path(__file__).resolve().parents[2]
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    """The checkout's commit as one string (``+dirty`` when tracked files differ), from the evaluation's reader."""
+    from verl_dsdr.eval.provenance import git_commit
+
+    code = git_commit()
+    return code["commit"] + ("+dirty" if code["dirty"] else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
