@@ -86,10 +86,13 @@ class RunData:
     done: dict
     samples: list[dict] = field(default_factory=list)
     entropies: dict[int, float] = field(default_factory=dict)
+    _table: ProblemTable | None = field(default=None, repr=False, compare=False)
 
     def table(self) -> ProblemTable:
-        """Per-problem outcomes of the held-out samples (``toy.compare``)."""
-        return problem_table(self.samples, self.entropies)
+        """Per-problem outcomes of the held-out samples (``toy.compare``), built once per run."""
+        if self._table is None:
+            self._table = problem_table(self.samples, self.entropies)
+        return self._table
 
 
 def series(rows: Sequence[dict], keys: Sequence[str]) -> tuple[list[int], list[float]]:
