@@ -235,7 +235,9 @@ def generate_hf(
     torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(device).eval()
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype)
+        # transformers types PreTrainedModel.to as an unbound wrapper, so every call reads as missing self
+        model = model.to(device).eval()  # type: ignore[arg-type]
     except (OSError, ValueError) as err:
         raise GenerationError(f"--model {model_path}: cannot load the model ({err})") from err
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

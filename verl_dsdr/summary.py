@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 REWARD_KEYS = ("critic/score/mean", "critic/rewards/mean")
-STEP_TIME_KEYS = ("timing_s/step",)
+STEP_TIME_KEY = "timing_s/step"
+"""verl's wall time of one training step (validation excluded), seconds."""
 RUN_LOG = "metrics.jsonl"
 VAL_CORE = re.compile(r"val-core/(?P<benchmark>.+)/(?P<metric>(?:acc|reward)/(?:mean|maj|best)@\d+(?:/\w+)?)")
 """verl's core validation keys (``ray_trainer._val_metrics_update``); the data source may hold ``/``."""
@@ -139,7 +140,7 @@ def summarize(target: Path) -> dict[str, Any]:
     rows = [r for r in read_metrics(log) if r.get("step") is not None]
     train = [r for r in rows if any(k.startswith(("actor/", "critic/")) for k in r)]
     reward_key = next((k for k in REWARD_KEYS if _series(train, k)), None)
-    step_times = _series(train, "timing_s/step")
+    step_times = _series(train, STEP_TIME_KEY)
     summary: dict[str, Any] = {
         "run_dir": str(run_dir),
         "metrics_file": str(log),

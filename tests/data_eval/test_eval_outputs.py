@@ -333,3 +333,28 @@ def test_pass_at_k_figure_leaves_out_pass1_points_and_starts_at_zero():
         assert (low, high) == pytest.approx((-0.02, 1.0))  # an all-zero panel: 0..1 %, not -0.04..0.04 %
     finally:
         plt.close(fig)
+
+
+def test_pass_at_k_figure_draws_a_range_as_uneven_bars_and_takes_given_colours():
+    """The toy's held-out figure: mean over seeds with its min-max range (not a standard error)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from verl_dsdr.eval.plots import pass_at_k_figure
+
+    entry = {
+        "pass@k": {"1": 0.5, "2": 0.6},
+        "range": {"low": {"1": 0.4, "2": 0.55}, "high": {"1": 0.7, "2": 0.62}},
+    }
+    fig = pass_at_k_figure({"DSDR": {"held-out": entry}}, colours={"DSDR": "#2ca02c", "absent": "#000000"})
+    try:
+        ax = fig.axes[0]
+        line = ax.get_lines()[0]
+        assert to_hex(line.get_color()) == "#2ca02c"
+        # top of the highest bar: 70 % (k = 1's max over seeds), times the 8 % margin
+        assert ax.get_ylim()[1] == pytest.approx(70 * 1.08)
+        segments = [seg for coll in ax.collections for seg in coll.get_segments()]
+        spans = sorted((round(seg[0][1], 6), round(seg[1][1], 6)) for seg in segments)
+        assert spans == [(40.0, 70.0), (55.0, 62.0)]  # 50 -10/+20 at k = 1, 60 -5/+2 at k = 2
+    finally:
+        plt.close(fig)

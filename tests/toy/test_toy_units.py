@@ -205,6 +205,25 @@ def test_methods_differ_only_in_their_block():
     assert "algorithm.filter_groups.enable=true" in method_overrides("dapo", plan.with_(dapo_dynamic_sampling=True))
 
 
+def test_registry_arms_take_their_values_from_the_methods_typed_config():
+    """The toy keeps no defaults of its own: the DSDR arms write what DSDRConfig holds, checked by it."""
+    from verl_dsdr.methods import METHODS
+    from verl_dsdr.methods.params import ConfigError, build
+    from verl_dsdr.toy.methods import ARMS, Arm
+
+    defaults = build(METHODS["dsdr"].config_cls, {})
+    block = ARMS["dsdr"].overrides
+    for key in ("lambda_d", "lambda_l", "tau", "coupling"):
+        assert f"algorithm.dsdr.{key}={getattr(defaults, key)}" in block
+    assert {a.estimator for a in ARMS.values()} - set(METHODS) == {"grpo"}  # verl's own estimator
+    with pytest.raises(ConfigError, match="algorithm.dsdr.lambda_x"):
+        _ = Arm("typo", "typo", "dsdr", clip_high=0.2, changes=(("lambda_x", 1.0),)).overrides
+    with pytest.raises(ConfigError, match="algorithm.dsdr.tau"):
+        _ = Arm("bad", "bad", "dsdr", clip_high=0.2, changes=(("tau", -1.0),)).overrides
+    with pytest.raises(ValueError, match="not a registered method"):
+        Arm("grpo_x", "x", "grpo", clip_high=0.2, changes=(("tau", 1.0),))
+
+
 def test_plan_overrides_follow_the_plan():
     plan = ToyPlan(steps=7, batch_prompts=6, rollouts=8, mini_batch_prompts=3, lr=1e-3, val_n=16, val_problems=None)
     o = plan_overrides(plan)

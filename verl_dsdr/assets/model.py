@@ -7,26 +7,13 @@ parameters, fast enough for 2 CPU cores).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import GenerationConfig, PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
 
-from .tokenizer import EOS_TOKEN, PAD_TOKEN
-
-
-@dataclass(frozen=True)
-class ModelShape:
-    """The shape of the tiny model; `vocab_multiple` pads the vocabulary for aligned matmuls."""
-
-    hidden_size: int = 64
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
-    intermediate_size: int = 256
-    max_position_embeddings: int = 512
-    vocab_multiple: int = 64
+from .settings import ModelShape
+from .tokenizer import EOS_TOKEN, PAD_TOKEN, token_id
 
 
 def round_up(n: int, multiple: int) -> int:
@@ -50,8 +37,8 @@ def tiny_qwen2_config(shape: ModelShape, tokenizer: PreTrainedTokenizerBase) -> 
             f"num_attention_heads {shape.num_attention_heads} must be a multiple of "
             f"num_key_value_heads {shape.num_key_value_heads}"
         )
-    pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
-    eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
+    pad_id = token_id(tokenizer, PAD_TOKEN)
+    eos_id = token_id(tokenizer, EOS_TOKEN)
     return Qwen2Config(
         vocab_size=round_up(len(tokenizer), shape.vocab_multiple),
         hidden_size=shape.hidden_size,
@@ -79,10 +66,10 @@ def build_model(shape: ModelShape, tokenizer: PreTrainedTokenizerBase, seed: int
 
 def generation_config(tokenizer: PreTrainedTokenizerBase) -> GenerationConfig:
     """Generation defaults as in a Qwen chat checkpoint: stop at `<|im_end|>`, pad with `<|endoftext|>`."""
-    pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
+    pad_id = token_id(tokenizer, PAD_TOKEN)
     return GenerationConfig(
         bos_token_id=pad_id,
-        eos_token_id=tokenizer.convert_tokens_to_ids(EOS_TOKEN),
+        eos_token_id=token_id(tokenizer, EOS_TOKEN),
         pad_token_id=pad_id,
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 PAD_TOKEN = "<|endoftext|>"
 IM_START_TOKEN = "<|im_start|>"
@@ -102,3 +102,11 @@ def wrap_tokenizer(tokenizer: Tokenizer, model_max_length: int = 512) -> PreTrai
 def build_tokenizer(corpus: Iterable[str], vocab_size: int, model_max_length: int = 512) -> PreTrainedTokenizerFast:
     """Train the byte-level BPE on `corpus` and wrap it (see `train_bpe`, `wrap_tokenizer`)."""
     return wrap_tokenizer(train_bpe(corpus, vocab_size), model_max_length=model_max_length)
+
+
+def token_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
+    """The id of one special token (``PAD_TOKEN``, ``EOS_TOKEN``); a clear error when the tokenizer lacks it."""
+    found = tokenizer.convert_tokens_to_ids(token)
+    if not isinstance(found, int) or tokenizer.convert_ids_to_tokens(found) != token:
+        raise ValueError(f"the tokenizer has no token {token!r} (got id {found!r}); build it with build_tokenizer")
+    return found

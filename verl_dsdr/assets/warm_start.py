@@ -13,13 +13,15 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from .settings import WarmStartConfig
 from .task import (
     TWO_OPERATION_KINDS,
     ArithProblem,
@@ -31,27 +33,7 @@ from .task import (
     prompt_text,
     solution_forms,
 )
-from .tokenizer import EOS_TOKEN, PAD_TOKEN
-
-
-@dataclass(frozen=True)
-class WarmStartConfig:
-    """Supervised warm-start settings (AdamW, linear warm-up then cosine decay to 10%)."""
-
-    steps: int = 1200
-    batch_size: int = 32
-    lr: float = 5e-3
-    warmup_steps: int = 20
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    mistake_rate: float = 0.0
-    """Share of the targets of a problem with a systematic mistake (`task.mistake_forms`) written that way."""
-    bare_two_op: bool = True
-    """Whether two-operation problems may be taught the bare answer (a memorised value, no procedure)."""
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.mistake_rate <= 1.0:
-            raise ValueError(f"WarmStartConfig.mistake_rate must be in [0, 1], got {self.mistake_rate}")
+from .tokenizer import EOS_TOKEN, PAD_TOKEN, token_id
 
 
 def sft_target_texts(problem: ArithProblem, bare_two_op: bool) -> list[str]:
@@ -66,10 +48,10 @@ def prompt_ids(tokenizer: PreTrainedTokenizerBase, problem: ArithProblem) -> lis
     """Token ids of the chat prompt with the assistant turn opened, as verl's rollout builds it."""
     messages = [{"role": "user", "content": prompt_text(problem)}]
     out = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-    ids = out["input_ids"] if hasattr(out, "keys") else out  # transformers 5 returns a BatchEncoding
+    ids: Any = out["input_ids"] if isinstance(out, Mapping) else out  # transformers 5 returns a BatchEncoding
     if ids and isinstance(ids[0], list):
         ids = ids[0]
-    return list(ids)
+    return [int(i) for i in ids]
 
 
 def sft_batch(
@@ -118,8 +100,8 @@ def warm_start(
     if not problems:
         raise ValueError("warm_start needs at least one training problem")
     rng = random.Random(seed)
-    eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
-    pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
+    eos_id = token_id(tokenizer, EOS_TOKEN)
+    pad_id = token_id(tokenizer, PAD_TOKEN)
     unique = sorted(set(problems), key=lambda p: (p.kind, p.operands))
     prompts = {p: prompt_ids(tokenizer, p) for p in unique}
 
@@ -259,13 +241,13 @@ def measure(
     `correct_other` (correct samples matching no listed form); `examples` (a few decoded
     completions).
     """
-    eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
-    pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
+    eos_id = token_id(tokenizer, EOS_TOKEN)
+    pad_id = token_id(tokenizer, PAD_TOKEN)
     generator = torch.Generator().manual_seed(seed)
     flat_prompts = [prompt_ids(tokenizer, p) for p in problems for _ in range(n_samples)]
     model.eval()
     completions = sample_completions(model, flat_prompts, max_new_tokens, temperature, eos_id, pad_id, generator)
-    texts = [tokenizer.decode(c, skip_special_tokens=True) for c in completions]
+    texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
     correct: list[list[bool]] = []
     forms_used: Counter[int] = Counter()
     forms_per_group: list[int] = []

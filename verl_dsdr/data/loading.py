@@ -15,9 +15,11 @@ import csv
 import gzip
 import io
 import json
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from verl_dsdr.utils.hub import is_hub_id
 
 __all__ = ["DataError", "BadRow", "load_rows", "resolve_source", "LOCAL_SUFFIXES"]
 
@@ -26,7 +28,6 @@ LOCAL_SUFFIXES = (".parquet", ".json", ".jsonl", ".csv", ".json.gz", ".jsonl.gz"
 _PATH_LIKE_SUFFIXES = frozenset(
     {".parquet", ".json", ".jsonl", ".csv", ".tsv", ".txt", ".gz", ".zip", ".xz", ".bz2", ".zst", ".arrow"}
 )
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[A-Za-z0-9][\w.-]*)?")
 
 
 class DataError(ValueError):
@@ -73,7 +74,7 @@ def resolve_source(source: str) -> Path | str:
         raise _missing_file(path, f"it ends in {path.suffix}")
     if path.parent != Path(".") and path.parent.is_dir():
         raise _missing_file(path, f"its folder {path.parent} exists here")
-    if not _HUB_ID.fullmatch(source):
+    if not is_hub_id(source, owner_required=False):
         raise _missing_file(path, "it is no hub id")
     return source
 
@@ -181,7 +182,7 @@ def load_rows(
     hub_config: str | None = None,
     hub_split: str | None = None,
     preferred_splits: tuple[str, ...] = ("test", "train"),
-) -> tuple[list[dict | BadRow], str]:
+) -> tuple[Sequence[dict | BadRow], str]:
     """Rows of ``source`` and where they came from (the path, or ``id [split]`` for a hub dataset)."""
     resolved = resolve_source(source)
     if isinstance(resolved, Path):

@@ -9,7 +9,7 @@ file (``<output>.rejected.jsonl``) when there are more. Row numbers are 0-based 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ def _field(row: dict, path: str) -> Any:
     return value
 
 
-def _available_columns(rows: Iterable[dict]) -> dict[str, str]:
+def _available_columns(rows: Iterable[dict | BadRow]) -> dict[str, str]:
     """Lower-cased name -> real name of every top-level column and every ``struct.field``."""
     names: dict[str, str] = {}
     for row in rows:
@@ -93,7 +93,7 @@ def _pick(names: dict[str, str], explicit: str | None, candidates: tuple[str, ..
 
 
 def resolve_columns(
-    rows: list[dict],
+    rows: Sequence[dict | BadRow],
     spec: DatasetSpec,
     *,
     problem_column: str | None = None,
@@ -104,17 +104,22 @@ def resolve_columns(
     names = _available_columns(rows)
     problem = _pick(names, problem_column, spec.problem_columns, "--problem-column")
     answer = _pick(names, answer_column, spec.answer_columns, "--answer-column")
-    for role, found, candidates, option in (
-        ("problem", problem, spec.problem_columns, "--problem-column"),
-        ("answer", answer, spec.answer_columns, "--answer-column"),
-    ):
-        if found is None:
-            raise DataError(
-                f"{spec.name}: no {role} column (looked for {list(candidates)}). Columns found: "
-                f"{sorted(names.values())}. Name the right one with {option} NAME."
-            )
+    if problem is None:
+        raise _no_column(spec, "problem", spec.problem_columns, "--problem-column", names)
+    if answer is None:
+        raise _no_column(spec, "answer", spec.answer_columns, "--answer-column", names)
     id_name = _pick(names, id_column, spec.id_columns, "--id-column")
     return ColumnChoice(problem=problem, answer=answer, id=id_name)
+
+
+def _no_column(
+    spec: DatasetSpec, role: str, candidates: tuple[str, ...], option: str, names: dict[str, str]
+) -> DataError:
+    """The error for a dataset without a ``role`` column among ``candidates``."""
+    return DataError(
+        f"{spec.name}: no {role} column (looked for {list(candidates)}). Columns found: "
+        f"{sorted(names.values())}. Name the right one with {option} NAME."
+    )
 
 
 def _problem_text(value: Any) -> str | None:
@@ -180,7 +185,7 @@ def _read_row(row: Any, columns: ColumnChoice, spec: DatasetSpec) -> tuple[str, 
 
 
 def prepare_rows(
-    rows: list[dict],
+    rows: Sequence[dict | BadRow],
     spec: DatasetSpec,
     *,
     columns: ColumnChoice,
@@ -264,7 +269,7 @@ def prepare_rows(
     return records, report
 
 
-def _write_rejected(rows: list, bad_rows: list[tuple[int, str]], path: Path) -> Path:
+def _write_rejected(rows: Sequence[dict | BadRow], bad_rows: list[tuple[int, str]], path: Path) -> Path:
     """One JSON line per bad row: ``{"row", "reason", "input"}`` (the input row as read, or null)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:

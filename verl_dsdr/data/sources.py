@@ -46,8 +46,12 @@ _BENCHMARK_IDS = ("id", "unique_id", "problem_id", "idx")
 
 
 def _benchmark(
-    name: str, description: str, problem_columns: tuple[str, ...], id_columns=_BENCHMARK_IDS, source_hint: str = ""
-):
+    name: str,
+    description: str,
+    problem_columns: tuple[str, ...],
+    id_columns: tuple[str, ...] = _BENCHMARK_IDS,
+    source_hint: str = "",
+) -> DatasetSpec:
     return DatasetSpec(
         name=name,
         description=description,

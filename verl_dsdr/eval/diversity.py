@@ -103,8 +103,9 @@ def correct_diversity(
     if embeddings.shape[0] != len(texts):
         raise ValueError(f"encoder returned {embeddings.shape[0]} embeddings for {len(texts)} texts")
     semantic = semantic_diversity(embeddings, index).cpu().numpy()
-    formulas = formula_uniqueness([extract_formulas(t, time_limit=formula_time_limit) for t in texts], index)
-    formulas = formulas.cpu().numpy()
+    formulas = (
+        formula_uniqueness([extract_formulas(t, time_limit=formula_time_limit) for t in texts], index).cpu().numpy()
+    )
     bounds = np.cumsum([0] + [len(group) for group in groups])
     per_problem = [
         (

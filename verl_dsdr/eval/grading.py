@@ -65,7 +65,7 @@ def score_samples(
         bar.close()
     correct: list[bool] = []
     for sample, (ok, value) in zip(samples, results):
-        if not ok:
+        if not ok or isinstance(value, str):
             raise ScoringError(f"{sample.source}: the verifier failed: {value}")
         correct.append(value >= 0.5)
     return correct

@@ -8,6 +8,9 @@ curve goes through every k = 1..n; markers, error bars and ticks sit at the powe
 exact numbers are in ``metrics.csv``. Series are named as in ``metrics.json``; ``pass1`` samples (one per
 problem: a single point, shown in ``table.md``) are left out unless nothing else is there. The y-axis
 starts at 0 % (an all-zero panel gets 0..1 %, not a window around zero).
+
+This is the project's one pass@k figure: the toy reproduction draws its held-out curves with it too,
+giving each entry a ``"range"`` (min and max over seeds) in place of a standard error, and its own colours.
 """
 
 from __future__ import annotations
@@ -49,22 +52,51 @@ def _marked(ks: list[int]) -> list[int]:
 
 
 def plot_pass_at_k(
-    metrics: dict, path: Path, protocols: Mapping[str, str | None] | None = None, *, max_columns: int = 3
+    metrics: dict,
+    path: Path,
+    protocols: Mapping[str, str | None] | None = None,
+    *,
+    max_columns: int = 3,
+    colours: Mapping[str, str] | None = None,
 ) -> Path:
     """Draw ``metrics`` (the ``metrics.json`` structure) to a PNG at ``path`` with the Agg backend.
 
     ``protocols``: each method's recorded sampling protocol (a ``-pass1`` suffix counts too).
+    ``colours``: a colour per method, replacing the default cycle for the methods it names.
     """
     import matplotlib.pyplot as plt
 
-    fig = pass_at_k_figure(metrics, protocols, max_columns=max_columns)
+    fig = pass_at_k_figure(metrics, protocols, max_columns=max_columns, colours=colours)
     path = Path(path)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def pass_at_k_figure(metrics: dict, protocols: Mapping[str, str | None] | None = None, *, max_columns: int = 3) -> Any:
+def _error_bars(entry: dict, ks: list[int], values: list[float], marked: list[int]) -> list[list[float]]:
+    """(below, above) bar lengths in points at each k, zero off the marked positions.
+
+    From the entry's ``"range"`` (``{"low": {k: v}, "high": {k: v}}``, e.g. min and max over seeds) when it
+    has one, else its standard error (``{"stderr": {"pass@k": {k: e}}}``, symmetric; missing counts as 0).
+    """
+    spread = entry.get("range")
+    if spread is not None:
+        low = [value - 100.0 * spread["low"][str(k)] for k, value in zip(ks, values)]
+        high = [100.0 * spread["high"][str(k)] - value for k, value in zip(ks, values)]
+    else:
+        errors = (entry.get("stderr") or {}).get("pass@k") or {}
+        low = high = [100.0 * (errors.get(str(k)) or 0.0) for k in ks]
+    keep = set(marked)
+    return [[e if i in keep else 0.0 for i, e in enumerate(side)] for side in (low, high)]
+
+
+def pass_at_k_figure(
+    metrics: dict,
+    protocols: Mapping[str, str | None] | None = None,
+    *,
+    max_columns: int = 3,
+    colours: Mapping[str, str] | None = None,
+) -> Any:
     """The figure :func:`plot_pass_at_k` saves (a matplotlib ``Figure``; the caller closes it)."""
     import matplotlib
 
@@ -82,6 +114,9 @@ def pass_at_k_figure(metrics: dict, protocols: Mapping[str, str | None] | None =
     rows = math.ceil(len(benchmarks) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
     style = method_styles(list(metrics), plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    for method, colour in (colours or {}).items():
+        if method in style:
+            style[method]["color"] = colour
     for ax, benchmark in zip(axes.flat, benchmarks):
         ks_seen: set[int] = set()
         top = 0.0
@@ -93,9 +128,8 @@ def pass_at_k_figure(metrics: dict, protocols: Mapping[str, str | None] | None =
             marked = _marked(ks)
             ks_seen.update(ks[i] for i in marked)
             values = [100.0 * entry["pass@k"][str(k)] for k in ks]
-            errors = (entry.get("stderr") or {}).get("pass@k") or {}
-            yerr = [100.0 * (errors.get(str(k)) or 0.0) if i in marked else 0.0 for i, k in enumerate(ks)]
-            top = max(top, *(v + e for v, e in zip(values, yerr)))
+            yerr = _error_bars(entry, ks, values, marked)
+            top = max(top, *(v + e for v, e in zip(values, yerr[1])))
             look = style[method]
             xs = [k * 2.0 ** look["shift"] for k in ks]
             ax.errorbar(

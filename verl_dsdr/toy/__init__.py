@@ -7,6 +7,6 @@ figures (``report``, ``plots``), including exact solution-form counts (``forms``
 See ``docs/TOY_REPRODUCTION.md``.
 """
 
-from verl_dsdr.toy.methods import FULL_PLAN, METHODS, SMOKE_PLAN, ToyPlan
+from verl_dsdr.toy.methods import ARMS, FULL_PLAN, SMOKE_PLAN, ToyPlan
 
-__all__ = ["FULL_PLAN", "METHODS", "SMOKE_PLAN", "ToyPlan"]
+__all__ = ["ARMS", "FULL_PLAN", "SMOKE_PLAN", "ToyPlan"]

@@ -21,10 +21,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from verl_dsdr.toy.convert import DumpError
-from verl_dsdr.toy.methods import DEFAULT_METHODS, FULL_PLAN, METHODS, SMOKE_PLAN, ToyPlan, parse_methods
+from verl_dsdr.toy.methods import ARMS, DEFAULT_METHODS, FULL_PLAN, SMOKE_PLAN, ToyPlan, parse_methods
 from verl_dsdr.toy.runs import RunError, RunTarget, is_finished, launch_run, run_dir, warm_start_samples
+
+if TYPE_CHECKING:  # the assets (torch, transformers) are imported only when a run builds them
+    from verl_dsdr.assets.build import AssetPaths
 
 SCRIPT_COMMAND_ENV = "VERL_DSDR_TOY_COMMAND"
 DEFAULT_OUT = Path("runs/toy")
@@ -62,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--methods",
         default=",".join(DEFAULT_METHODS),
-        help=f"comma-separated subset of {','.join(METHODS)} (default {','.join(DEFAULT_METHODS)})",
+        help=f"comma-separated subset of {','.join(ARMS)} (default {','.join(DEFAULT_METHODS)})",
     )
     run.add_argument("--seeds", type=_seeds, default=None, help="how many seeds (default: $SEEDS or 3)")
     run.add_argument(
@@ -134,7 +139,7 @@ def _check_plan(out: Path, state: dict) -> None:
                 )
 
 
-def _validation_file(assets, plan: ToyPlan, out: Path) -> str:
+def _validation_file(assets: AssetPaths, plan: ToyPlan, out: Path) -> str:
     """The held-out parquet, cut to the first ``val_problems`` rows when the plan asks for fewer."""
     if plan.val_problems is None:
         return assets.val_parquet
@@ -234,7 +239,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     started, started_at = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S")
     assets = build_assets(config=PRESETS[plan.assets])
     target = RunTarget(assets.model_dir, assets.train_parquet, _validation_file(assets, plan, out))
-    trained, skipped = [], []
+    trained: list[str] = []
+    skipped: list[str] = []
     eval_s = None
     pairs = [(m, s) for s in seeds for m in methods]  # seed-major: an interrupted job still has whole seeds
     walls: list[float] = []
@@ -320,7 +326,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interrupt(signum, frame) -> None:
+def _interrupt(signum: int, frame: FrameType | None) -> None:
     """SIGINT and SIGTERM unwind like Ctrl-C, so a running run's clean-up stops its own Ray processes."""
     from verl_dsdr.launch import RunInterrupted
 

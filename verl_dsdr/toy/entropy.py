@@ -15,7 +15,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from verl_dsdr.assets.task import parse_question
-from verl_dsdr.assets.tokenizer import EOS_TOKEN, PAD_TOKEN
+from verl_dsdr.assets.tokenizer import EOS_TOKEN, PAD_TOKEN, token_id
 from verl_dsdr.assets.warm_start import prompt_ids, sft_batch
 
 __all__ = ["mean_token_entropy", "response_entropies"]
@@ -44,8 +44,8 @@ def response_entropies(
     """Mean token entropy of every row's ``response`` under the model in ``model_dir``, in row order."""
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
-    pad_id = tokenizer.convert_tokens_to_ids(PAD_TOKEN)
+    eos_id = token_id(tokenizer, EOS_TOKEN)
+    pad_id = token_id(tokenizer, PAD_TOKEN)
     examples = [
         (
             prompt_ids(tokenizer, parse_question(str(row["problem_id"]))),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from verl_dsdr.assets.task import classify_form, is_correct, parse_question, solution_forms
 from verl_dsdr.toy.convert import question_of
@@ -46,7 +46,7 @@ def _summarise(correct_by_set: dict[str, tuple[str, list[str]]]) -> dict:
         unlisted += counts.get(OTHER, 0)
         total += len(responses)
 
-    def mean(xs: list[float]) -> float | None:
+    def mean(xs: Sequence[float]) -> float | None:
         return sum(xs) / len(xs) if xs else None
 
     return {

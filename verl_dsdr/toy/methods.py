@@ -1,17 +1,26 @@
-"""The five methods of the toy reproduction and the shared training plan, as verl overrides.
+"""The arms of the toy reproduction and the shared training plan, as verl overrides.
 
-Methods differ only in their own block (estimator, clip range, DSDR switches); everything else
+Arms differ only in their own block (estimator, clip range, method settings); everything else
 (data, batch, learning rate, rollouts, validation sampling) comes from one :class:`ToyPlan`, so
-every method trains from the same warm start on the same prompt order for a given seed.
+every arm trains from the same warm start on the same prompt order for a given seed.
+
+An arm is either one of verl's own estimators (GRPO, and DAPO as GRPO with clip-higher) or a
+method of the registry (:data:`verl_dsdr.methods.METHODS`) with some of its typed settings
+changed (the DSDR ablations). A registry arm's settings are built and checked by the method's own
+config class, and the values it writes come from there: its defaults are not repeated here.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from verl_dsdr.methods import METHODS
+from verl_dsdr.methods.params import build
 
 __all__ = [
-    "Method",
-    "METHODS",
+    "Arm",
+    "ARMS",
     "DEFAULT_METHODS",
     "ToyPlan",
     "FULL_PLAN",
@@ -23,55 +32,59 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Method:
-    """One row of the comparison: a label for plots and the overrides that define it."""
+class Arm:
+    """One row of the comparison: an estimator with its clip range and settings, and a label for plots.
+
+    ``estimator`` is ``algorithm.adv_estimator``: a registered method or one of verl's own. For a
+    registered method, ``shown`` names the settings written out in the overrides (the ones this
+    comparison is about) and ``changes`` the values that differ from the method's typed defaults.
+    """
 
     name: str
     label: str
-    overrides: tuple[str, ...]
+    estimator: str
+    clip_high: float
+    shown: tuple[str, ...] = ()
+    changes: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.estimator not in METHODS and (self.shown or self.changes):
+            raise ValueError(f"arm {self.name!r}: {self.estimator!r} is not a registered method, so it has no settings")
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        """``algorithm.adv_estimator``, the shown settings (each key once), then the clip range."""
+        settings = []
+        if self.estimator in METHODS:
+            spec = METHODS[self.estimator]
+            built = build(spec.config_cls, dict(self.changes))  # unknown keys and bad values fail here
+            keys = list(dict.fromkeys([*self.shown, *(k for k, _ in self.changes)]))
+            settings = [f"algorithm.{self.estimator}.{key}={getattr(built, key)}" for key in keys]
+        return (
+            f"algorithm.adv_estimator={self.estimator}",
+            *settings,
+            "actor_rollout_ref.actor.clip_ratio_low=0.2",
+            f"actor_rollout_ref.actor.clip_ratio_high={self.clip_high}",  # paper: (0.2, 0.28) for DSDR and DAPO
+        )
 
 
-def _dsdr(lambda_d: float = 0.001, coupling: str = "softmax") -> tuple[str, ...]:
-    """DSDR with the paper's defaults; the ablations change one key each (every key appears once)."""
-    return (
-        "algorithm.adv_estimator=dsdr",
-        f"algorithm.dsdr.lambda_d={lambda_d}",  # Eq. 10, paper's best 0.001; w/o GD: 0
-        "algorithm.dsdr.lambda_l=0.001",  # Eq. 16, paper's best
-        "algorithm.dsdr.tau=5.0",  # Eq. 11
-        f"algorithm.dsdr.coupling={coupling}",  # w/o GC (Sec. 4.3): uniform
-        "actor_rollout_ref.actor.clip_ratio_low=0.2",
-        "actor_rollout_ref.actor.clip_ratio_high=0.28",  # paper: (0.2, 0.28) for DSDR and DAPO
-    )
+# DSDR's weights (Eq. 10, 16), coupling temperature (Eq. 11) and coupling, at the typed defaults (the
+# paper's best); each ablation changes one of them (Sec. 4.3).
+_DSDR_SHOWN = ("lambda_d", "lambda_l", "tau", "coupling")
 
-
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method(
-            "grpo",
-            "GRPO",
-            (
-                "algorithm.adv_estimator=grpo",
-                "actor_rollout_ref.actor.clip_ratio_low=0.2",
-                "actor_rollout_ref.actor.clip_ratio_high=0.2",
-            ),
-        ),
-        # DAPO = GRPO + clip-higher + token-level loss (token-mean is shared by every method here)
+ARMS: dict[str, Arm] = {
+    arm.name: arm
+    for arm in (
+        Arm("grpo", "GRPO", "grpo", clip_high=0.2),
+        # DAPO = GRPO + clip-higher + token-level loss (token-mean is shared by every arm here)
         # + dynamic sampling (drop all-correct/all-wrong groups and refill, verl's filter_groups).
-        Method(
-            "dapo",
-            "DAPO",
-            (
-                "algorithm.adv_estimator=grpo",
-                "actor_rollout_ref.actor.clip_ratio_low=0.2",
-                "actor_rollout_ref.actor.clip_ratio_high=0.28",
-            ),
-        ),
-        Method("dsdr", "DSDR", _dsdr()),
-        Method("dsdr_wo_gd", "DSDR w/o GD", _dsdr(lambda_d=0.0)),
-        Method("dsdr_wo_gc", "DSDR w/o GC", _dsdr(coupling="uniform")),
+        Arm("dapo", "DAPO", "grpo", clip_high=0.28),
+        Arm("dsdr", "DSDR", "dsdr", clip_high=0.28, shown=_DSDR_SHOWN),
+        Arm("dsdr_wo_gd", "DSDR w/o GD", "dsdr", clip_high=0.28, shown=_DSDR_SHOWN, changes=(("lambda_d", 0.0),)),
+        Arm("dsdr_wo_gc", "DSDR w/o GC", "dsdr", clip_high=0.28, shown=_DSDR_SHOWN, changes=(("coupling", "uniform"),)),
     )
 }
+"""The toy's arms by CLI name (``--methods``)."""
 
 DEFAULT_METHODS = ("grpo", "dapo", "dsdr")
 """What ``reproduce_toy.sh`` runs by default; the ablations join with ``--methods`` (a longer job)."""
@@ -119,7 +132,7 @@ class ToyPlan:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def with_(self, **changes) -> ToyPlan:
+    def with_(self, **changes: Any) -> ToyPlan:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
@@ -134,9 +147,9 @@ SMOKE_PLAN = ToyPlan(
 def parse_methods(text: str | list[str]) -> list[str]:
     """``"grpo,dsdr"`` or a list -> method names, checked, in the given order, without repeats."""
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
-    unknown = [n for n in names if n not in METHODS]
+    unknown = [n for n in names if n not in ARMS]
     if unknown or not names:
-        raise ValueError(f"unknown or no method(s) {unknown or names}: choose from {', '.join(METHODS)}")
+        raise ValueError(f"unknown or no method(s) {unknown or names}: choose from {', '.join(ARMS)}")
     return list(dict.fromkeys(names))
 
 
@@ -181,6 +194,6 @@ def plan_overrides(plan: ToyPlan) -> list[str]:
 
 def method_overrides(name: str, plan: ToyPlan) -> list[str]:
     """The method's own block (plus DAPO's dynamic sampling when the plan turns it on)."""
-    method = METHODS[parse_methods([name])[0]]
+    arm = ARMS[parse_methods([name])[0]]
     extra = list(DYNAMIC_SAMPLING) if name == "dapo" and plan.dapo_dynamic_sampling else []
-    return list(method.overrides) + extra
+    return list(arm.overrides) + extra

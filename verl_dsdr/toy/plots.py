@@ -1,17 +1,19 @@
 """PNG figures of the toy reproduction: mean over seeds as a line, min-max over seeds as a band.
 
 Everything is drawn with matplotlib's Agg backend (no display). Inputs are plain dicts built by
-``verl_dsdr.toy.report``; each method keeps one colour in every figure.
+``verl_dsdr.toy.report``; each method keeps one colour in every figure. The pass@k figure is the
+evaluation's (``verl_dsdr.eval.plots.plot_pass_at_k``), given these colours.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Band", "band", "colours_for", "plot_curves", "plot_pass_at_k", "plot_bars"]
+__all__ = ["Band", "band", "colours_for", "plot_curves", "plot_difference_curves", "plot_bars"]
 
 Band = tuple[list[float], list[float], list[float], list[float]]
 """(x, mean, min, max) over seeds."""
@@ -31,7 +33,7 @@ def band(curves: Sequence[tuple[Sequence[float], Sequence[float]]]) -> Band:
     return xs, table.mean(0).tolist(), table.min(0).tolist(), table.max(0).tolist()
 
 
-def _pyplot():
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -48,7 +50,7 @@ def colours_for(methods: Sequence[str], reference: str | None = None) -> dict[st
     """A fixed colour per method in the given order; ``reference`` (a baseline row) is grey."""
     others = [m for m in methods if m != reference]
     colours = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(others)}
-    if reference in methods:
+    if reference is not None and reference in methods:
         colours[reference] = REFERENCE_COLOUR
     return colours
 
@@ -91,44 +93,6 @@ def plot_curves(
     if handles:
         fig.legend(handles, names, loc="lower center", ncol=min(len(names), 5), frameon=False)
     fig.tight_layout(rect=(0, 0.07 if rows == 1 else 0.04, 1, 1))
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_pass_at_k(
-    per_method: dict[str, Band],
-    labels: dict[str, str],
-    path: str | Path,
-    title: str,
-    *,
-    colours: dict[str, str] | None = None,
-) -> Path:
-    """pass@k (%) against k on a log2 axis, mean over seeds with the min-max band."""
-    plt = _pyplot()
-    colours = colours or colours_for(list(labels) or list(per_method))
-    fig, ax = plt.subplots(figsize=(5.4, 3.8))
-    ks: set[float] = set()
-    for method, (xs, mean, lo, hi) in per_method.items():
-        if not xs:
-            continue
-        ks.update(xs)
-        colour = colours.get(method, "#333333")
-        ax.plot(xs, [100 * v for v in mean], marker="o", markersize=3.5, color=colour, label=labels.get(method, method))
-        ax.fill_between(xs, [100 * v for v in lo], [100 * v for v in hi], color=colour, alpha=0.18, linewidth=0)
-    if ks:
-        ax.set_xscale("log", base=2)
-        ticks = sorted(ks)
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([str(int(k)) for k in ticks])
-        ax.minorticks_off()
-    ax.set_xlabel("k")
-    ax.set_ylabel("pass@k (%)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from verl_dsdr.assets.task import is_mistake, mistake_forms, parse_question
+from verl_dsdr.eval.plots import plot_pass_at_k
 from verl_dsdr.summary import read_metrics
 from verl_dsdr.toy.compare import ProblemTable, method_value, paired_difference, problem_table
 from verl_dsdr.toy.convert import question_of, read_jsonl
 from verl_dsdr.toy.forms import form_stats, rollout_form_stats
-from verl_dsdr.toy.methods import METHODS
-from verl_dsdr.toy.plots import band, colours_for, plot_bars, plot_curves, plot_difference_curves, plot_pass_at_k
+from verl_dsdr.toy.methods import ARMS
+from verl_dsdr.toy.plots import band, colours_for, plot_bars, plot_curves, plot_difference_curves
 from verl_dsdr.toy.runs import (
     BENCHMARK,
     WARM_START,
@@ -331,7 +332,7 @@ def value_table(runs: Sequence[RunData], present: Sequence[str], n: int) -> str:
             value = method_value([r.table() for r in tables], key)
             cells.append("–" if value is None else f"{value * scale:.{digits}f}")
         per_seed = ", ".join(
-            f"{100 * method_value([r.table()], 'pass@1'):.1f}" for r in sorted(tables, key=lambda r: r.seed)
+            _percent(method_value([r.table()], "pass@1")) for r in sorted(tables, key=lambda r: r.seed)
         )
         lines.append(f"| {label_of(method)} | {len(tables)} | " + " | ".join(cells) + f" | {per_seed} |")
     return "\n".join(lines)
@@ -356,13 +357,18 @@ DIVERSITY_COLUMNS: tuple[tuple[str, str, float, int], ...] = (
 )
 
 
+def _percent(value: float | None) -> str:
+    """A fraction in percent with one decimal; ``–`` when it is undefined."""
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
 def label_of(method: str) -> str:
     if method == WARM_START:
         return "warm start (reference)"
-    return METHODS[method].label if method in METHODS else method
+    return ARMS[method].label if method in ARMS else method
 
 
-def _table(records: list[dict], methods: Sequence[str], columns) -> str:
+def _table(records: list[dict], methods: Sequence[str], columns: Sequence[tuple[str, str, float, int]]) -> str:
     header = "| Method | seeds | " + " | ".join(title for _, title, _, _ in columns) + " |"
     lines = [header, "| --- " * (len(columns) + 2) + "|"]
     for method in methods:
@@ -411,6 +417,24 @@ def _passk_bands(runs: Sequence[RunData], methods: Sequence[str]) -> dict:
             curves.append((ks, [float(v) for v in table.passk.mean(axis=0)]))
         if curves:
             out[method] = band(curves)
+    return out
+
+
+PASSK_PANEL = "held-out toy problems: pass@k, mean and min-max over seeds"
+
+
+def _passk_metrics(runs: Sequence[RunData], methods: Sequence[str]) -> dict[str, dict[str, dict]]:
+    """The pass@k bands in the ``metrics.json`` structure the evaluation's figure draws: one panel, one entry
+    per method label, the mean over seeds with its min-max ``range``."""
+    out: dict[str, dict[str, dict]] = {}
+    for method, (ks, mean, low, high) in _passk_bands(runs, methods).items():
+        keys = [str(int(k)) for k in ks]
+        out[label_of(method)] = {
+            PASSK_PANEL: {
+                "pass@k": dict(zip(keys, mean)),
+                "range": {"low": dict(zip(keys, low)), "high": dict(zip(keys, high))},
+            }
+        }
     return out
 
 
@@ -507,11 +531,9 @@ def write_report(
             colours=colours,
         ),
         "pass_at_k": plot_pass_at_k(
-            _passk_bands(runs, present),
-            labels,
+            _passk_metrics(runs, present),
             out / "pass_at_k.png",
-            title="held-out toy problems: pass@k, mean and min-max over seeds",
-            colours=colours,
+            colours={labels[m]: colour for m, colour in colours.items() if m in labels},
         ),
         "eval_diversity": plot_bars(
             [(title, _per_seed(records, present, key)) for key, title in BAR_PANELS],

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from verl_dsdr.launch import run_training
-from verl_dsdr.summary import read_metrics
+from verl_dsdr.summary import STEP_TIME_KEY, read_metrics
 from verl_dsdr.toy.convert import convert_dump, dump_of_step, latest_dump, read_jsonl
 from verl_dsdr.toy.methods import ToyPlan, method_overrides, plan_overrides
 
@@ -202,7 +202,7 @@ def launch_run(
         write_entropies(warm, Path(target.model_dir), target.model_dir)
     shutil.rmtree(folder / CHECKPOINTS)  # the weights served their purpose; runs stay small
     rows = read_metrics(folder / "metrics.jsonl") if (folder / "metrics.jsonl").is_file() else []
-    train_s, steps = _series_sum(rows, "timing_s/step")
+    train_s, steps = _series_sum(rows, STEP_TIME_KEY)
     val_s, _ = _series_sum(rows, "timing_s/testing")
     record = {
         "method": method,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-# org/name: an owner and a repository, letters, digits, '_', '.', '-'; the owner starts alphanumeric.
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-_BARE_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")
+# org/name: an owner and a repository, letters, digits, '_', '.', '-'; each part starts alphanumeric.
+_PART = r"[A-Za-z0-9][\w.-]*"
+_HUB_ID = re.compile(rf"{_PART}/{_PART}")
+_BARE_NAME = re.compile(_PART)
 DATA_FILE_SUFFIXES = (".parquet", ".json", ".jsonl", ".csv")
 
 
