@@ -7,7 +7,7 @@ a trivial call's round trip, and the resident memory of a warm worker. Hostile =
 against a number (math-verify hangs on it). Run from the repository root:
 
     python scripts/bench_verifier.py --time-limit 2
-    VERL_DSDR_SCORING_WORKERS=1 python scripts/bench_verifier.py   # one worker: waits for restarts
+    python scripts/bench_verifier.py --workers 1     # one worker: waits for restarts
 """
 
 from __future__ import annotations
@@ -25,13 +25,17 @@ CORRECT = (r"\boxed{(x+1)^2}", "x^2+2x+1")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=2.0, help="the verifier's time_limit, seconds")
+    parser.add_argument("--workers", type=int, default=None, help="scoring_workers (default: the config's default)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the budget warnings of the hostile calls are expected here
 
     import psutil
 
-    from verl_dsdr.scoring.bounded import BoundedRunner, scoring_runner
+    from verl_dsdr.scoring.bounded import BoundedRunner, configure_scoring, scoring_runner
     from verl_dsdr.scoring.correctness import score_correctness
+    from verl_dsdr.scoring.pool_config import scoring_pool
+
+    configure_scoring(scoring_pool({"scoring_workers": args.workers}))
 
     def timed(response, truth):
         t0 = time.perf_counter()

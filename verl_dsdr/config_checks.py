@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from verl_dsdr.methods import METHODS, method_of, settings_of
 from verl_dsdr.methods.params import ConfigError
+from verl_dsdr.scoring.pool_config import reward_kwargs, scoring_pool
 from verl_dsdr.utils.hub import is_hub_id  # org/name: verl resolves it from the Hugging Face cache
 
 __all__ = ["ConfigError", "check_config", "check_method_settings"]
@@ -45,6 +46,14 @@ def _check_reward_fields(config: DictConfig) -> None:
             field.check()
         except ValueError as error:
             raise ConfigError(str(error)) from None
+
+
+def _check_scoring_pool(config: DictConfig) -> None:
+    """The verifier pool's reward kwargs (``scoring_workers``, ``scoring_memory_mb``; verl_dsdr.scoring.pool_config)."""
+    try:
+        scoring_pool(reward_kwargs(config))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _check_trainer_mode(config: DictConfig) -> None:
@@ -89,5 +98,6 @@ def check_config(config: DictConfig) -> None:
         )
     check_method_settings(config)
     _check_reward_fields(config)
+    _check_scoring_pool(config)
     _check_trainer_mode(config)
     _check_local_paths(config)

@@ -88,3 +88,28 @@ def test_cpu_trainer_modes_pass(compose_config, good, mode):
 
 def test_separate_async_passes_on_gpus(compose_config, good):
     check_config(compose_config(*good, "trainer.v1.trainer_mode=separate_async"))
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("+reward.custom_reward_function.reward_kwargs.scoring_workers=0", "scoring_workers=0 is invalid"),
+        ("+reward.custom_reward_function.reward_kwargs.scoring_workers=two", "scoring_workers='two' is not an integer"),
+        ("+reward.custom_reward_function.reward_kwargs.scoring_memory_mb=-1", "scoring_memory_mb=-1 is invalid"),
+        ("+reward.custom_reward_function.reward_kwargs.scoring_memory_mb=1.5", "scoring_memory_mb=1.5 is invalid"),
+    ],
+)
+def test_scoring_pool_keys_are_checked_before_ray(compose_config, good, override, message, monkeypatch):
+    monkeypatch.delenv("VERL_DSDR_SCORING_WORKERS", raising=False)
+    with pytest.raises(ConfigError, match=f"reward.custom_reward_function.reward_kwargs.{message}"):
+        check_config(compose_config(*good, override))
+
+
+def test_the_cpu_preset_sizes_the_scoring_pool_by_its_key(compose_config, good, monkeypatch):
+    from verl_dsdr.scoring.pool_config import reward_kwargs, scoring_pool
+
+    monkeypatch.delenv("VERL_DSDR_SCORING_WORKERS", raising=False)
+    cfg = compose_config(*good, "preset=cpu")
+    check_config(cfg)
+    assert scoring_pool(reward_kwargs(cfg)).scoring_workers == 2
+    assert "VERL_DSDR_SCORING_WORKERS" not in cfg.ray_kwargs.ray_init.runtime_env.env_vars

@@ -103,3 +103,34 @@ def test_concurrent_trajectories_share_the_batched_encoder_and_keep_their_own_em
     got = np.asarray([o["reward_extra_info"]["dsdr_embedding"] for o in outs])
     np.testing.assert_allclose(got, np.asarray(alone), atol=1e-5)
     assert len({tuple(np.round(v, 4)) for v in got}) == 6  # six different responses, six different vectors
+
+
+def test_init_class_sizes_the_scoring_pool_from_the_reward_kwargs(compose_config, tokenizer, monkeypatch):
+    from verl_dsdr.scoring import bounded
+    from verl_dsdr.scoring.pool_config import ScoringPool
+
+    monkeypatch.delenv("VERL_DSDR_SCORING_WORKERS", raising=False)
+    monkeypatch.setattr(bounded, "_shared", None)
+    monkeypatch.setattr(bounded, "_configured", None)
+    sizes = []
+    original = bounded.BoundedRunner.__init__
+
+    def record(self, *args, **kwargs):
+        sizes.append((kwargs.get("workers"), kwargs.get("memory_limit_mb")))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(bounded.BoundedRunner, "__init__", record)
+    config = compose_config(
+        "algorithm.adv_estimator=grpo",
+        "+reward.custom_reward_function.reward_kwargs.scoring_workers=1",
+        "+reward.custom_reward_function.reward_kwargs.scoring_memory_mb=0",
+    )
+    monkeypatch.setattr(DSDRRewardManager, "_class_initialized", False)
+    try:
+        DSDRRewardManager.init_class(config, tokenizer)
+        assert bounded._configured == ScoringPool(1, 0)
+        bounded.scoring_runner()  # the first verifier call of the worker (workers start on demand)
+        assert sizes == [(1, None)]  # the configured pool, and no pool of another size before it
+    finally:
+        if bounded._shared is not None:
+            bounded._shared.close()

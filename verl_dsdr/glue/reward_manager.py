@@ -26,7 +26,9 @@ from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_dsdr.methods import RewardField, method_of, settings_of
 from verl_dsdr.methods.wire import encode_extras, is_validation
+from verl_dsdr.scoring.bounded import configure_scoring
 from verl_dsdr.scoring.correctness import compute_score as default_compute_score
+from verl_dsdr.scoring.pool_config import reward_kwargs, scoring_pool
 
 
 def _fields(config: Any) -> tuple[tuple[RewardField, ...], bool]:
@@ -54,6 +56,7 @@ class DSDRRewardManager(RewardManagerBase):
         self.compute_score: Callable[..., Any] = compute_score or default_compute_score
         self.is_async_score = inspect.iscoroutinefunction(self.compute_score)
         self.fields, self.fields_in_validation = _fields(config)
+        self._decode: Callable[..., str] = tokenizer.decode  # verl annotates self.tokenizer as the AutoTokenizer class
 
     @classmethod
     def init_class(cls, config: Any, tokenizer: Any) -> None:
@@ -64,6 +67,8 @@ class DSDRRewardManager(RewardManagerBase):
         if cls._class_initialized:
             return
         super().init_class(config, tokenizer)
+        # The verifier's pool is sized from the run's reward kwargs before any verifier call of this worker.
+        configure_scoring(scoring_pool(reward_kwargs(config)))
         default_compute_score(data_source="warm_up", solution_str="\\boxed{1}", ground_truth="1")
         for field in _fields(config)[0]:
             field.start(config)
@@ -82,7 +87,7 @@ class DSDRRewardManager(RewardManagerBase):
         length = int(item.batch["attention_mask"][-responses.shape[-1] :].sum())
         ids = responses[:length]
         text = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: self.tokenizer.decode(ids, skip_special_tokens=True)
+            None, lambda: self._decode(ids, skip_special_tokens=True)
         )
         non_tensor = item.non_tensor_batch
         extra_info = dict(non_tensor.get("extra_info") or {})

@@ -23,6 +23,9 @@ _EXPORTS = {
     "validate_embedder_config": "embedder",
     "BoundedRunner": "bounded",
     "scoring_runner": "bounded",
+    "configure_scoring": "bounded",
+    "ScoringPool": "pool_config",
+    "scoring_pool": "pool_config",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -43,10 +43,13 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from verl_dsdr.scoring.pool_config import ScoringPool, scoring_pool
+
 __all__ = [
     "Outcome",
     "BoundedRunner",
     "scoring_runner",
+    "configure_scoring",
     "SCORING_PRELOAD",
     "SCORING_WARMUP",
     "MAX_START_FAILURES",
@@ -523,46 +526,53 @@ SCORING_PRELOAD: tuple[str, ...] = ("sympy", "latex2sympy2_extended", "math_veri
 SCORING_WARMUP = "verl_dsdr.scoring.correctness:warm_up"
 """A real math-verify comparison each scoring worker runs before it reports ready."""
 
-_WORKERS_ENV = "VERL_DSDR_SCORING_WORKERS"
-_MEMORY_ENV = "VERL_DSDR_SCORING_MEMORY_MB"
-_DEFAULT_WORKERS = 4
-_DEFAULT_MEMORY_MB = 4096
-
 _shared: BoundedRunner | None = None
 _shared_lock = threading.Lock()
+_configured: ScoringPool | None = None
 
 
-def _env_int(name: str, default: int | None) -> int | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer; set it to a whole number or unset it") from None
-    return value if value > 0 else None
+def configure_scoring(pool: ScoringPool) -> None:
+    """Size the process-wide pool from the run's config (:func:`verl_dsdr.scoring.pool_config.scoring_pool`).
+
+    Called by the reward function with verl's reward kwargs and by the reward manager before its
+    warm-up. A pool already running with other settings is closed and replaced at the next call.
+    """
+    global _configured
+    with _shared_lock:
+        if pool == _configured:
+            return
+        _configured = pool
+        if _shared is not None and (_shared.workers, _shared.memory_limit_mb) != (
+            pool.scoring_workers,
+            pool.memory_limit_mb,
+        ):
+            _shared.close()
 
 
 def scoring_runner() -> BoundedRunner:
     """The process-wide pool used by ``formulas`` (sympy mode) and ``correctness``.
 
-    At most ``$VERL_DSDR_SCORING_WORKERS`` workers (default 4 per process; started on demand,
-    so a process whose calls never overlap runs one). verl calls the reward function from the
-    executor threads of ``reward.num_workers`` reward-loop actors (default 8), each actor
-    gathering all its trajectories at once: 4 per actor absorb up to 4 simultaneous hostile
-    responses per actor without delaying the others. Address-space limit per worker:
-    ``$VERL_DSDR_SCORING_MEMORY_MB`` (default 4096; 0 disables), so a computation that tries to
-    build a gigantic integer fails with MemoryError instead of exhausting the machine. Workers
-    preload sympy and math-verify and run ``SCORING_WARMUP`` before taking a call. A closed
-    shared runner is replaced.
+    At most ``scoring_workers`` workers (default 4 per process; started on demand, so a process
+    whose calls never overlap runs one). verl calls the reward function from the executor threads
+    of ``reward.num_workers`` reward-loop actors (default 8), each actor gathering all its
+    trajectories at once: 4 per actor absorb up to 4 simultaneous hostile responses per actor
+    without delaying the others. Address-space limit per worker: ``scoring_memory_mb`` (default
+    4096; 0 disables), so a computation that tries to build a gigantic integer fails with
+    MemoryError instead of exhausting the machine. Both are ``reward.custom_reward_function.
+    reward_kwargs`` keys (:mod:`verl_dsdr.scoring.pool_config`), set here by :func:`configure_scoring`;
+    a process never configured reads the deprecated environment variables, else the defaults.
+    Workers preload sympy and math-verify and run ``SCORING_WARMUP`` before taking a call. A
+    closed shared runner is replaced.
     """
     global _shared
     with _shared_lock:
         if _shared is None or _shared.closed:
-            workers = _env_int(_WORKERS_ENV, _DEFAULT_WORKERS) or _DEFAULT_WORKERS
-            memory = _env_int(_MEMORY_ENV, _DEFAULT_MEMORY_MB)
+            pool = _configured or scoring_pool()
             _shared = BoundedRunner(
-                workers=workers, preload=SCORING_PRELOAD, memory_limit_mb=memory, warmup=SCORING_WARMUP
+                workers=pool.scoring_workers,
+                preload=SCORING_PRELOAD,
+                memory_limit_mb=pool.memory_limit_mb,
+                warmup=SCORING_WARMUP,
             )
         return _shared
 

@@ -141,9 +141,15 @@ def compute_score(
     """verl custom-reward-function entry point: ``{"score": 0.0 or 1.0, "acc": bool}``.
 
     Use with ``reward.custom_reward_function.path=pkg://verl_dsdr.scoring.correctness`` (or the
-    file path) and ``name=compute_score``. ``reward_kwargs`` may set ``time_limit``; other keyword
-    arguments verl passes (reward_router_address, ...) are ignored.
+    file path) and ``name=compute_score``. ``reward_kwargs`` may set ``time_limit`` and the scoring
+    pool's ``scoring_workers`` and ``scoring_memory_mb`` (:mod:`verl_dsdr.scoring.pool_config`); other
+    keyword arguments verl passes (reward_router_address, ...) are ignored.
     """
+    from verl_dsdr.scoring.bounded import configure_scoring
+    from verl_dsdr.scoring.pool_config import KEYS, scoring_pool
+
+    if any(kwargs.get(key) is not None for key in KEYS):  # a call without them keeps the process's pool
+        configure_scoring(scoring_pool(kwargs))
     time_limit = float(kwargs.get("time_limit", 2.0))
     score = score_correctness(solution_str, ground_truth, data_source=data_source, time_limit=time_limit)
     return {"score": score, "acc": score == 1.0}
