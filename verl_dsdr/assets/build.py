@@ -18,8 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .model import ModelShape
-from .warm_start import WarmStartConfig
+from .settings import ModelShape, WarmStartConfig
 
 ASSETS_VERSION = "2"
 DONE_MARKER = "DONE"
@@ -117,16 +116,18 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(config: AssetConfig, seed: int) -> str:
-    """16 hex digits of the SHA-256 of all build inputs."""
-    import tokenizers
-    import torch
-    import transformers
+    """16 hex digits of the SHA-256 of all build inputs.
+
+    The library versions are read from the installed packages' metadata (the same strings as their
+    ``__version__``), so finding a cached build imports neither torch nor transformers.
+    """
+    from importlib.metadata import version
 
     payload = {
         "version": ASSETS_VERSION,
         "seed": seed,
         "config": asdict(config),
-        "libraries": [torch.__version__, transformers.__version__, tokenizers.__version__],
+        "libraries": [version("torch"), version("transformers"), version("tokenizers")],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -244,8 +245,6 @@ def build_assets(
     A complete cached build (its `DONE` marker present) is returned as is, without touching
     it. An incomplete folder under the final name is removed and rebuilt.
     """
-    import torch
-
     config = config or AssetConfig()
     _validate(config, seed)
     parent = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -254,6 +253,8 @@ def build_assets(
         return paths_in(final)
     if final.exists() and not is_complete(final):
         shutil.rmtree(final)
+    import torch
+
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=parent))
     threads = torch.get_num_threads()
