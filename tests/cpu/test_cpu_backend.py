@@ -1,5 +1,7 @@
 """The CPU backend's pieces without Ray: platform, verl patches, version guard."""
 
+import sys
+
 import pytest
 import torch
 
@@ -71,11 +73,11 @@ def test_process_group_wrapper_passes_gloo(monkeypatch):
         "initialize_global_process_group_ray",
         lambda timeout_second=None, backend=None: calls.append(backend),
     )
-    patches.patch_process_group_init()
+    patches.patch_process_group_init(distributed)
     distributed.initialize_global_process_group_ray()
     distributed.initialize_global_process_group_ray(backend="cpu:gloo,cpu:gloo")
     assert calls == ["gloo", "gloo"]
-    patches.patch_process_group_init()  # idempotent: no double wrapping
+    patches.patch_process_group_init(distributed)  # idempotent: no double wrapping
     distributed.initialize_global_process_group_ray()
     assert calls == ["gloo", "gloo", "gloo"]
 
@@ -84,7 +86,8 @@ def test_rollout_registered_on_both_sides():
     from verl.workers.rollout import base
     from verl.workers.rollout.replica import RolloutReplicaRegistry
 
-    patches.register_cpu_rollout()
+    patches.register_cpu_replica(sys.modules["verl.workers.rollout.replica"])
+    patches.register_cpu_adapter(base)
     assert RolloutReplicaRegistry.get("hf_cpu").__name__ == "HFReplica"
     adapter = base.get_rollout_class("hf_cpu", "async")
     assert adapter.__name__ == "HFServerAdapter"

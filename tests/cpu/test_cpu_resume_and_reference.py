@@ -67,7 +67,7 @@ def unpinned_policy(monkeypatch):
     engine = sys.modules.get("verl.workers.engine.fsdp.transformer_impl")
     if engine is not None:
         monkeypatch.setattr(engine, "CPUOffloadPolicy", engine.CPUOffloadPolicy)
-    patches.patch_offload_pinning()
+    patches.patch_offload_pinning(fsdp_utils)
     return fsdp_utils.CPUOffloadPolicy
 
 
@@ -77,8 +77,9 @@ def test_offload_policy_is_built_unpinned(unpinned_policy):
     policy = unpinned_policy(pin_memory=True)  # what transformer_impl.py:462 asks for
     assert isinstance(policy, CPUOffloadPolicy)
     assert policy.pin_memory is False
-    patches.patch_offload_pinning()  # idempotent: no second subclass
     import verl.utils.fsdp_utils as fsdp_utils
+
+    patches.patch_offload_pinning(fsdp_utils)  # idempotent: no second subclass
 
     assert fsdp_utils.CPUOffloadPolicy is unpinned_policy
 

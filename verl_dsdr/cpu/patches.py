@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
+from types import ModuleType
+
+import wrapt
 
 from verl_dsdr.glue.verl_private import UnsupportedVerlVersion, check_verl_version
 
@@ -46,15 +50,14 @@ def file_store_init_method(environ) -> str | None:
     return f"file://{folder}/torch_store_{environ.get('MASTER_PORT', 'default')}"
 
 
-def patch_process_group_init() -> None:
+def patch_process_group_init(distributed: ModuleType) -> None:
     """Wrap ``verl.utils.distributed.initialize_global_process_group_ray`` to use ``gloo`` on CPU.
 
-    Must run before ``verl/workers/engine_workers.py:38`` imports the function by name; if that
-    module is already loaded its reference is replaced too.
+    Must run before ``verl/workers/engine_workers.py:38`` imports the function by name (a
+    post-import hook on ``verl.utils.distributed`` does); if that module is already loaded its
+    reference is replaced too.
     """
     import sys
-
-    import verl.utils.distributed as distributed
 
     original = distributed.initialize_global_process_group_ray
     if getattr(original, "_verl_dsdr_cpu", False):
@@ -74,41 +77,41 @@ def patch_process_group_init() -> None:
         workers.initialize_global_process_group_ray = initialize_global_process_group_ray
 
 
-def register_cpu_rollout() -> None:
-    """Make ``rollout.name=hf_cpu`` resolvable on both sides of verl's rollout.
-
-    The replica side has a public registry (``RolloutReplicaRegistry.register``). The
-    worker side does not: ``verl/workers/rollout/base.py:95`` looks ``(name, mode)`` up in the
-    private ``_ROLLOUT_REGISTRY`` dict, so the adapter's import path is added there.
-    """
-    from verl.workers.rollout import base as rollout_base
-    from verl.workers.rollout.replica import RolloutReplicaRegistry
-
-    from verl_dsdr.cpu.rollout_names import ADAPTER_FQN, ROLLOUT_NAME
+def register_cpu_replica(replica: ModuleType) -> None:
+    """Make ``rollout.name=hf_cpu`` resolvable on the replica side (its public registry,
+    ``RolloutReplicaRegistry.register`` in ``verl/workers/rollout/replica.py``)."""
+    from verl_dsdr.cpu.rollout_names import ROLLOUT_NAME
 
     def _load():
         from verl_dsdr.cpu.rollout import HFReplica
 
         return HFReplica
 
-    RolloutReplicaRegistry.register(ROLLOUT_NAME, _load)
+    replica.RolloutReplicaRegistry.register(ROLLOUT_NAME, _load)
+
+
+def register_cpu_adapter(rollout_base: ModuleType) -> None:
+    """Make ``rollout.name=hf_cpu`` resolvable on the trainer-worker side, which has no public
+    registry: ``verl/workers/rollout/base.py:95`` looks ``(name, mode)`` up in the private
+    ``_ROLLOUT_REGISTRY`` dict, so the adapter's import path is added there."""
+    from verl_dsdr.cpu.rollout_names import ADAPTER_FQN, ROLLOUT_NAME
+
     rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = ADAPTER_FQN
 
 
-def patch_offload_pinning() -> None:
+def patch_offload_pinning(fsdp_utils: ModuleType) -> None:
     """Give FSDP2's CPU offload policy unpinned memory, so the reference model builds on CPU.
 
     ``verl/workers/engine/fsdp/transformer_impl.py:462`` builds every forward-only engine (the
     reference model of ``use_kl_loss`` / ``use_kl_in_reward``) with
     ``CPUOffloadPolicy(pin_memory=True)``, and pinning host memory needs a CUDA driver. Pinning
     only speeds host-to-GPU copies, so on CPU the policy is the same without it. That module
-    imports the class from ``verl/utils/fsdp_utils.py:43``: the name is replaced there (before the
-    engine module is imported) and in the engine module if it is already loaded.
+    imports the class from ``verl/utils/fsdp_utils.py:43``: the name is replaced there (a post-import
+    hook runs before the engine module's ``from ... import`` reads it) and in the engine module if it
+    is already loaded.
     """
     import dataclasses
     import sys
-
-    import verl.utils.fsdp_utils as fsdp_utils
 
     policy = fsdp_utils.CPUOffloadPolicy
     if policy is None or getattr(policy, "_verl_dsdr_cpu", False):
@@ -127,14 +130,26 @@ def patch_offload_pinning() -> None:
         engine.CPUOffloadPolicy = UnpinnedCPUOffloadPolicy
 
 
+# Each patch and registration, with the verl module it applies to. It runs when that module
+# finishes importing in this process (wrapt's post-import hook), or at once if it already has:
+# a process that never imports the module (the rollout server, the agent loop) never loads it
+# for nothing. verl/utils/fsdp_utils.py alone costs peft's import, ~1-2 s per process.
+ON_IMPORT: tuple[tuple[str, Callable[[ModuleType], None]], ...] = (
+    ("verl.utils.distributed", patch_process_group_init),
+    ("verl.utils.fsdp_utils", patch_offload_pinning),
+    ("verl.workers.rollout.replica", register_cpu_replica),
+    ("verl.workers.rollout.base", register_cpu_adapter),
+)
+
+
 def install_cpu_backend() -> None:
-    """Register the CPU platform and rollout, and fix the process group and offload pinning (idempotent)."""
+    """Register the CPU platform now; register the rollout and fix the process group and offload
+    pinning as verl imports the modules they change (idempotent)."""
     check_verl_version()
     from verl_dsdr.cpu import platform  # noqa: F401  (registers PlatformRegistry "cpu")
 
-    patch_process_group_init()
-    patch_offload_pinning()
-    register_cpu_rollout()
+    for module, apply in ON_IMPORT:
+        wrapt.register_post_import_hook(apply, module)
 
 
 def cpu_backend_requested() -> bool:
