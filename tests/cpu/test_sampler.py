@@ -1,6 +1,7 @@
 """Batched HF sampling: log-probs match a full forward pass, batching matches one-at-a-time."""
 
 import asyncio
+import os
 
 import pytest
 import torch
@@ -104,3 +105,59 @@ def test_micro_batcher_failure_fails_only_that_call():
 
     results = asyncio.run(main())
     assert all(isinstance(r, RuntimeError) for r in results)
+
+
+SERVER_PROBE = r"""
+import asyncio, json, pickle, sys
+from verl_dsdr.cpu.rollout_server import HFRolloutServer, ServerSettings
+
+settings = ServerSettings(model_path=sys.argv[1], attn_implementation="eager", eos_ids=(3,), pad_id=0,
+                          max_model_len=40, response_length=6, max_batch=8)
+server = HFRolloutServer(settings, replica_rank=0)
+reply = asyncio.run(server.generate([5, 6, 7], {"temperature": 1.0, "top_p": 1.0, "top_k": -1}, "r0"))
+print(json.dumps({"verl_loaded": "verl" in sys.modules, "tokens": len(reply.token_ids),
+                  "log_probs": len(reply.log_probs), "wire": pickle.dumps(reply).hex()}))
+"""
+
+
+def test_server_samples_without_verl_and_replies_as_verl_token_output(model, tmp_path):
+    # The server process imports torch and transformers only; its reply unpickles as verl's TokenOutput.
+    import json
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    from verl.workers.rollout.replica import TokenOutput
+
+    model.save_pretrained(tmp_path / "model")
+    env = {**os.environ, "VERL_DSDR_CPU_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", SERVER_PROBE, str(tmp_path / "model")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["verl_loaded"] is False
+    assert 1 <= seen["tokens"] <= 6 and seen["log_probs"] == seen["tokens"]
+    reply = pickle.loads(bytes.fromhex(seen["wire"]))
+    assert isinstance(reply, TokenOutput)
+    assert len(reply.token_ids) == seen["tokens"] and reply.extra_fields == {"global_steps": None}
+
+
+def test_server_settings_come_from_verls_configs(tmp_path):
+    from omegaconf import OmegaConf
+
+    from verl_dsdr.assets.build import build_assets
+    from verl_dsdr.cpu.rollout import server_settings
+
+    assets = build_assets()
+    rollout = OmegaConf.create({"max_model_len": None, "prompt_length": 64, "response_length": 32, "max_num_seqs": 16})
+    model = OmegaConf.create({"path": assets.model_dir, "override_config": {"attn_implementation": "eager"}})
+    settings = server_settings(rollout, model)
+    assert settings.max_model_len == 96 and settings.response_length == 32 and settings.max_batch == 16
+    assert settings.attn_implementation == "eager" and settings.model_path.endswith(os.path.basename(assets.model_dir))
+    assert len(settings.eos_ids) >= 1 and isinstance(settings.pad_id, int)

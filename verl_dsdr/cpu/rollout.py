@@ -27,7 +27,8 @@ from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica
 
 from verl_dsdr.cpu.rollout_names import SERVER_CPUS
-from verl_dsdr.cpu.rollout_server import HFRolloutServer
+from verl_dsdr.cpu.rollout_server import HFRolloutServer, ServerSettings
+from verl_dsdr.cpu.sampler import resolve_eos_ids
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,30 @@ def server_actor_name(replica_rank: int, suffix: str = "") -> str:
     """Name of a replica's server actor, unique within the Ray job."""
     job = ray.get_runtime_context().get_job_id()
     return f"verl_dsdr_hf_rollout_{job}_{replica_rank}{suffix}"
+
+
+def server_settings(config: Any, model_config: Any) -> ServerSettings:
+    """Plain settings for a server from verl's ``RolloutConfig`` and ``HFModelConfig`` (this process
+    has verl; the server does not)."""
+    from verl.utils.config import omega_conf_to_dataclass
+    from verl.workers.config import HFModelConfig
+
+    if not isinstance(model_config, HFModelConfig):
+        model_config = omega_conf_to_dataclass(model_config, dataclass_type=HFModelConfig)
+    tokenizer = model_config.tokenizer
+    eos_ids = resolve_eos_ids(
+        getattr(model_config.generation_config, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None)
+    )
+    pad = getattr(tokenizer, "pad_token_id", None)
+    return ServerSettings(
+        model_path=str(model_config.local_path),
+        attn_implementation=str((model_config.override_config or {}).get("attn_implementation", "sdpa")),
+        eos_ids=tuple(eos_ids),
+        pad_id=int(pad if pad is not None else eos_ids[0]),
+        max_model_len=int(config.max_model_len or (config.prompt_length + config.response_length)),
+        response_length=int(config.response_length),
+        max_batch=int(getattr(config, "max_num_seqs", 256) or 256),
+    )
 
 
 class HFReplica(RolloutReplica):
@@ -48,7 +73,7 @@ class HFReplica(RolloutReplica):
         name = server_actor_name(self.replica_rank, self.name_suffix)
         server_cls = ray.remote(HFRolloutServer)
         server = server_cls.options(name=name, num_cpus=SERVER_CPUS, max_concurrency=self.max_concurrency).remote(
-            config=self.config, model_config=self.model_config, replica_rank=self.replica_rank
+            settings=server_settings(self.config, self.model_config), replica_rank=self.replica_rank
         )
         logger.info(await server.ready.remote())
         self.servers = [server]

@@ -1,15 +1,20 @@
 """The ``hf_cpu`` rollout's Ray server actor: token-in/token-out sampling with Hugging Face ``generate``.
 
 Kept apart from :mod:`verl_dsdr.cpu.rollout` (verl's replica and adapter classes) and free of
-top-level verl and torch imports: every process that receives a handle to this actor imports this
-module to deserialize it (Ray loads the actor's class module), among them the rollout load
-balancer, which should stay a small process (:mod:`verl_dsdr.cpu.router`). The server itself
-imports torch, transformers and verl's config classes when it starts.
+verl: the server process imports torch and transformers only (~3 s less start-up than a process
+that imports verl; ``docs/CPU_BACKEND.md``, "Start-up"). The replica resolves verl's model and
+rollout configs into plain :class:`ServerSettings` before the server starts, and each sample goes
+back as :class:`SampledTokens`, which the receiving process (the agent loop, which has verl)
+unpickles as verl's own ``TokenOutput``. Every process that receives a handle to this actor
+imports this module to deserialize it (Ray loads the actor's class module), among them the rollout
+load balancer, which should stay a small process (:mod:`verl_dsdr.cpu.router`): nothing heavy is
+imported at the top.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from verl_dsdr.utils.batching import MicroBatcher
@@ -19,11 +24,48 @@ if TYPE_CHECKING:
 
     from verl_dsdr.cpu.sampler import SampleRequest, SampleResult
 
-__all__ = ["HFRolloutServer"]
+__all__ = ["HFRolloutServer", "SampledTokens", "ServerSettings"]
 
 
 def _cpu_threads() -> int:
     return int(os.environ.get("VERL_DSDR_CPU_THREADS", str(max(1, min(2, os.cpu_count() or 1)))))
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What a server needs from verl's rollout and model configs, as plain values.
+
+    Built in the replica's process (:func:`verl_dsdr.cpu.rollout.server_settings`), where verl's
+    ``HFModelConfig`` has resolved the local model path, the tokenizer and the generation config.
+    """
+
+    model_path: str
+    attn_implementation: str
+    eos_ids: tuple[int, ...]
+    pad_id: int
+    max_model_len: int  # prompt + response tokens a request may reach
+    response_length: int  # new tokens when a request does not say (rollout.response_length)
+    max_batch: int  # requests sampled together at most (rollout.max_num_seqs)
+
+
+def _token_output(token_ids: list[int], log_probs: list[float] | None, stop_reason: str | None, extra_fields: dict):
+    from verl.workers.rollout.replica import TokenOutput
+
+    return TokenOutput(token_ids=token_ids, log_probs=log_probs, stop_reason=stop_reason, extra_fields=extra_fields)
+
+
+@dataclass(frozen=True)
+class SampledTokens:
+    """One sample's reply, built without verl; it arrives as verl's ``TokenOutput``
+    (``verl/workers/rollout/replica.py``), which the agent loop reads, in the process that unpickles it."""
+
+    token_ids: list[int]
+    log_probs: list[float] | None
+    stop_reason: str | None
+    extra_fields: dict[str, Any]
+
+    def __reduce__(self):
+        return _token_output, (self.token_ids, self.log_probs, self.stop_reason, self.extra_fields)
 
 
 class HFRolloutServer:
@@ -35,32 +77,22 @@ class HFRolloutServer:
     share forward passes.
     """
 
-    def __init__(self, config: Any, model_config: Any, replica_rank: int, batch_window_s: float = 0.005):
+    def __init__(self, settings: ServerSettings, replica_rank: int, batch_window_s: float = 0.005):
         import torch
         from transformers import AutoModelForCausalLM
-        from verl.utils.config import omega_conf_to_dataclass
-        from verl.workers.config import HFModelConfig
-
-        from verl_dsdr.cpu.sampler import resolve_eos_ids
 
         torch.set_num_threads(_cpu_threads())
-        self.config = config
+        self.settings = settings
         self.replica_rank = replica_rank
         self.global_steps: int | None = None
-        model_config = omega_conf_to_dataclass(model_config, dataclass_type=HFModelConfig)
-        path = model_config.local_path
-        attn = (model_config.override_config or {}).get("attn_implementation", "sdpa")
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=attn)
-        self.model.eval()
-        tokenizer = model_config.tokenizer
-        generation = model_config.generation_config
-        self.eos_ids = resolve_eos_ids(
-            getattr(generation, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            settings.model_path, dtype=torch.float32, attn_implementation=settings.attn_implementation
         )
-        pad = getattr(tokenizer, "pad_token_id", None)
-        self.pad_id = int(pad if pad is not None else self.eos_ids[0])
-        self.max_model_len = int(config.max_model_len or (config.prompt_length + config.response_length))
-        self.max_batch = max(1, int(getattr(config, "max_num_seqs", 256) or 256))
+        self.model.eval()
+        self.eos_ids = list(settings.eos_ids)
+        self.pad_id = settings.pad_id
+        self.max_model_len = settings.max_model_len
+        self.max_batch = max(1, settings.max_batch)
         self._batcher = MicroBatcher(self._sample, max_batch=self.max_batch, window_s=batch_window_s)
 
     def ready(self) -> str:
@@ -80,8 +112,6 @@ class HFRolloutServer:
         video_data: list[Any] | None = None,
         **_ignored: Any,
     ):
-        from verl.workers.rollout.replica import TokenOutput
-
         from verl_dsdr.cpu.sampler import SampleRequest, SamplingKey
 
         if image_data or video_data:
@@ -94,10 +124,10 @@ class HFRolloutServer:
                 "raise actor_rollout_ref.rollout.max_model_len or data.max_prompt_length"
             )
         max_tokens = int(sampling_params.get("max_tokens") or sampling_params.get("max_new_tokens") or 0)
-        max_tokens = min(max_tokens or self.config.response_length, room)
+        max_tokens = min(max_tokens or self.settings.response_length, room)
         request = SampleRequest(prompt_ids, SamplingKey.from_params(sampling_params), max_tokens)
         result = await self._batcher.submit(request)
-        return TokenOutput(
+        return SampledTokens(
             token_ids=result.token_ids,
             log_probs=result.log_probs if sampling_params.get("logprobs", True) else None,
             stop_reason=result.stop_reason,
