@@ -54,18 +54,27 @@ class TaskRunner:
     """Builds the trainer inside the Ray cluster and trains."""
 
     def run(self, config: DictConfig) -> None:
+        import copy
+        from concurrent.futures import ThreadPoolExecutor
+
         import transfer_queue as tq
-        from verl.trainer.ppo.v1 import AgentLoopManagerTQ
-        from verl.utils.import_utils import load_class_from_fqn
-        from verl.utils.logging_utils import configure_verl_logging
 
-        from verl_dsdr.glue.group_trainer import trainer_class_for
-
-        configure_verl_logging()
-        trainer_cls = trainer_class_for(config)
         config.transfer_queue.enable = True
         OmegaConf.resolve(config)
-        tq.init(config.transfer_queue)
+        # tq.init starts TransferQueue's controller and storage actors and waits for each (~7 s of
+        # their start-up on a CPU run). It only reads its own copy of the config, so it runs in a
+        # thread while this process imports verl's trainer, instead of after it.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tq-init") as pool:
+            tq_started = pool.submit(tq.init, copy.deepcopy(config.transfer_queue))
+            from verl.trainer.ppo.v1 import AgentLoopManagerTQ
+            from verl.utils.import_utils import load_class_from_fqn
+            from verl.utils.logging_utils import configure_verl_logging
+
+            from verl_dsdr.glue.group_trainer import trainer_class_for
+
+            configure_verl_logging()
+            trainer_cls = trainer_class_for(config)
+            tq_started.result()  # its error, if any, is raised here
         trainer, succeeded = None, False
         try:
             trainer = trainer_cls(config=config)
