@@ -270,3 +270,12 @@ def test_synthetic_extras_feed_the_group_step():
     stats = dsdr_stats(inputs, bd.dsdr_settings())
     assert stats.coef.shape == (12,)
     assert np.isfinite(stats.diversity.numpy()).all()
+
+
+def test_library_choice_bench_compares_the_same_spans():
+    """scripts/bench_library_choices.py latex: both scanners read the same spans where they agree by design."""
+    import bench_library_choices as lc
+
+    text = r"We have $a+b$ and \[c = d\] and \begin{cases} x & 1 \\ y & 2 \end{cases}, so \boxed{3}."
+    assert lc._ours_spans(text) == lc._pylatexenc_spans(text) == ["a+b", "c = d", r"x & 1 \\ y & 2"]
+    assert lc._ours_spans("$x$ \\( y") == ["x"]  # an unclosed span is dropped
