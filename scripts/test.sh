@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Create or update .venv, install the package with its test extras, run ruff, mypy and the whole suite
-# (on two pytest-xdist workers).
+# Create or update .venv, install the package with its test extras, run ruff, mypy and the whole suite.
 # Arguments go to pytest instead of the default (all of tests/), e.g. `bash scripts/test.sh tests/glue -k loss`.
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
@@ -18,9 +17,5 @@ if [ "$#" -eq 0 ]; then
   "$PYTHON" -m mypy "${typed[@]}"
   echo "[verl-dsdr] vulture (dead code at 80% confidence; settings and reasons in pyproject.toml)"
   "$PYTHON" -m vulture
-  # Two pytest-xdist workers: a verl run's start-up leaves one of two cores idle most of the time,
-  # and two runs at once stay far below the machine's memory (~3.7 GB each). Tests that share a
-  # run stay on one worker (xdist groups, tests/conftest.py).
-  set -- -n 2 --dist loadgroup
 fi
-"$PYTHON" -m pytest "$@"   # no test paths: pytest.ini's testpaths (tests/)
+"$PYTHON" -m pytest "$@"   # no arguments: pytest.ini's testpaths (tests/)
