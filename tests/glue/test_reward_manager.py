@@ -129,7 +129,8 @@ def test_init_class_sizes_the_scoring_pool_from_the_reward_kwargs(compose_config
     try:
         DSDRRewardManager.init_class(config, tokenizer)
         assert bounded._configured == ScoringPool(1, 0)
-        bounded.scoring_runner()  # the first verifier call of the worker (workers start on demand)
+        assert bounded._shared is not None  # the warm-up's answer needed the verifier: its pool started
+        bounded.scoring_runner()  # the same pool for the first real call
         assert sizes == [(1, None)]  # the configured pool, and no pool of another size before it
     finally:
         if bounded._shared is not None:

@@ -62,14 +62,15 @@ class DSDRRewardManager(RewardManagerBase):
     def init_class(cls, config: Any, tokenizer: Any) -> None:
         """Start the method's fields once per reward worker (load the encoder) and warm the verifier.
 
-        Scoring one answer starts the verifier's hard-time-limit worker before the first
-        trajectory arrives (start-up work, not the first step's)."""
+        Scoring one answer that the exact-match shortcut cannot settle (2/4 against 1/2) starts the
+        verifier's hard-time-limit worker before the first trajectory arrives: start-up work, done
+        while the other workers start, not the first step's."""
         if cls._class_initialized:
             return
         super().init_class(config, tokenizer)
         # The verifier's pool is sized from the run's reward kwargs before any verifier call of this worker.
         configure_scoring(scoring_pool(reward_kwargs(config)))
-        default_compute_score(data_source="warm_up", solution_str="\\boxed{1}", ground_truth="1")
+        default_compute_score(data_source="warm_up", solution_str="\\boxed{\\frac{2}{4}}", ground_truth="\\frac{1}{2}")
         for field in _fields(config)[0]:
             field.start(config)
 
