@@ -26,13 +26,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
 from verl_dsdr.utils.console import BriefConsole, Timeline
 from verl_dsdr.utils.processes import MARKER_ENV, own_processes, stop_own_processes
 from verl_dsdr.utils.tracking import wandb_mode_default
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    import psutil
+
+    from verl_dsdr.assets.build import AssetPaths
+
+    # What signal.signal takes and returns (typeshed's private signal._HANDLER).
+    SignalHandler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 __all__ = [
     "CPU_TINY_OVERRIDES",
@@ -99,7 +110,7 @@ def cpu_tiny_overrides() -> list[str]:
     return list(CPU_TINY_OVERRIDES)
 
 
-def embedded_cpu_run(assets, estimator: str, steps: int, seed: int = 7) -> list[str]:
+def embedded_cpu_run(assets: AssetPaths, estimator: str, steps: int, seed: int = 7) -> list[str]:
     """Overrides of a small ``preset=cpu`` run on the embedded assets (``verl_dsdr.assets.build.AssetPaths``)."""
     return [
         "preset=cpu",
@@ -158,7 +169,7 @@ def process_kind(cmdline: Sequence[str]) -> str:
     return Path(first).name
 
 
-def _tree_sample(proc) -> tuple[int, dict[str, int], set[tuple[str, int, str]]]:
+def _tree_sample(proc: psutil.Process) -> tuple[int, dict[str, int], set[tuple[str, int, str]]]:
     """Memory of a process and all its descendants (Ray's raylet, workers, actors), in total and by
     kind, and the TCP/UDP sockets they listen on as ``(address, port, kind)``.
 
@@ -167,7 +178,9 @@ def _tree_sample(proc) -> tuple[int, dict[str, int], set[tuple[str, int, str]]]:
     """
     import psutil
 
-    total, kinds, listening = 0, {}, set()
+    total = 0
+    kinds: dict[str, int] = {}
+    listening: set[tuple[str, int, str]] = set()
     for p in [proc, *proc.children(recursive=True)]:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             info = p.memory_full_info() if hasattr(p, "memory_full_info") else p.memory_info()
@@ -258,18 +271,18 @@ class _StopSignals:
         self.signum: int | None = None
         self.cleaning = False
         self.active = threading.current_thread() is threading.main_thread()
-        self.previous: dict[int, object] = {}
+        self.previous: dict[int, SignalHandler] = {}
 
     def __enter__(self) -> _StopSignals:
         if self.active:
             self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
 
-    def _handle(self, signum: int, frame) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         first = self.signum is None
         if first:
             self.signum = signum
@@ -277,7 +290,7 @@ class _StopSignals:
             raise RunInterrupted(signum)
 
 
-def _parent_death_signal():
+def _parent_death_signal() -> Callable[[], Any] | None:
     """A pre-exec function for the run's first process: SIGTERM it when the launcher dies (even by
     SIGKILL), so no run trains on without its launcher; its Ray processes share its fate (Ray's own
     setting). ``None`` where Linux's ``prctl`` is not available, or other threads run (a pre-exec
@@ -294,7 +307,12 @@ def _parent_death_signal():
 
 
 def _copy_lines(
-    source, log_file, console: BriefConsole | None, show: threading.Event, timeline: Timeline, started: float
+    source: IO[bytes],
+    log_file: IO[bytes],
+    console: BriefConsole | None,
+    show: threading.Event,
+    timeline: Timeline,
+    started: float,
 ) -> None:
     """Copy a child's output line by line to the run's log file and, while ``show`` is set, to this
     process's stdout: through ``console``, or every line when it is ``None``; note milestones in ``timeline``."""
@@ -430,7 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m verl_dsdr.launch", description=main.__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m verl_dsdr.launch", description=(main.__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("--run-dir", help="folder for train.log, metrics.jsonl, memory.json, run_info.json")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before the run is stopped (default 3600)")
     parser.add_argument("--tiny-overrides", action="store_true", help="put the embedded CPU run's sizes first")

@@ -28,7 +28,9 @@ REWARD_MANAGER_REGISTRY = "verl.experimental.reward_loop.reward_manager"
 def register_estimators(core_algos: ModuleType | None = None) -> None:
     """Import the configured method modules, then register every method's estimator with verl."""
     if core_algos is None:
-        from verl.trainer.ppo import core_algos
+        from verl.trainer.ppo import core_algos as imported_core_algos
+
+        core_algos = imported_core_algos
 
     from verl_dsdr.methods import METHODS, import_method_modules
 

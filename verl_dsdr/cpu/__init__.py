@@ -7,10 +7,15 @@ tiny model. It is not a way to train real models. Activated by ``VERL_PLATFORM=c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from omegaconf import DictConfig, open_dict
 
+if TYPE_CHECKING:
+    from verl_dsdr.cpu.local_ray import LocalRay
 
-def prepare_cpu_run(config: DictConfig):
+
+def prepare_cpu_run(config: DictConfig) -> LocalRay | None:
     """What a ``trainer.device=cpu`` run needs before Ray starts, in the launching process: logical
     resources that fit the run's shape (refused, naming the key, when set too small), the
     verl-free rollout load balancer (:mod:`verl_dsdr.cpu.router`), the environment every Ray process

@@ -21,9 +21,12 @@ import pickle
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    from ray.actor import ActorClass
 
 __all__ = ["hand_over", "ray_init_kwargs"]
 
@@ -43,7 +46,7 @@ def ray_init_kwargs(config: DictConfig) -> dict[str, Any]:
     import ray
     from verl.trainer.main_ppo import run_ppo
 
-    def _capture(**kwargs):
+    def _capture(**kwargs: Any) -> NoReturn:
         raise _Captured(kwargs)
 
     with mock.patch.object(ray, "init", _capture), mock.patch.object(ray, "is_initialized", lambda: False):
@@ -75,7 +78,10 @@ def main(handover_path: str) -> int:
     session_dir = str(Path(handover_path).parent)
     try:
         ray.init(**state["ray_init"])
-        runner = TaskRunner.remote()
+        # mypy does not apply class decorators: @ray.remote made TaskRunner an ActorClass. Ray types an
+        # actor's methods only when they carry @ray.method, so the handle is Any.
+        actor_class: ActorClass[TaskRunner] = cast(Any, TaskRunner)
+        runner: Any = actor_class.remote()
         ray.get(runner.run.remote(state["config"]))
     finally:
         if ray.is_initialized():

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shlex
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from verl_dsdr.cpu.local_ray import LOOPBACK_ENV, TOKEN_FILE, write_token
 from verl_dsdr.utils.processes import MARKER_ENV, own_processes, stop_processes
@@ -88,7 +90,7 @@ def up(folder: Path, nodes: int = 2) -> str:
     # Read at import: Ray must be imported after the environment above is set.
     from ray.cluster_utils import Cluster
 
-    node_args = {"num_cpus": CPUS_PER_NODE, "num_gpus": 1, "object_store_memory": OBJECT_STORE_BYTES}
+    node_args: dict[str, Any] = {"num_cpus": CPUS_PER_NODE, "num_gpus": 1, "object_store_memory": OBJECT_STORE_BYTES}
     try:
         cluster = Cluster(
             initialize_head=True,
@@ -125,7 +127,7 @@ def status(folder: Path) -> dict:
     os.environ.update(join_environment(folder))
     import ray
 
-    ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+    ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     try:
         # ray.nodes() is public; the actor table has no public reader without Ray's dashboard,
         # which the cluster does not run: ray._private.state.actors() reads it from the GCS.

@@ -142,6 +142,6 @@ def _refresh_ray_config() -> None:
     import sys
 
     if "ray" in sys.modules:
-        from ray._raylet import Config
+        from ray._raylet import Config  # type: ignore[attr-defined]  # ray's _raylet.pyi stub omits the Cython Config
 
         Config.initialize("")

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
 from verl_dsdr.glue.verl_private import UnsupportedVerlVersion, check_verl_version
+
+if TYPE_CHECKING:
+    from verl_dsdr.cpu.rollout import HFReplica
 
 __all__ = ["UnsupportedVerlVersion", "check_verl_version", "cpu_backend_requested", "install_cpu_backend"]
 
@@ -35,7 +39,7 @@ def cpu_process_group_backend(requested: str | None) -> str | None:
 DIST_STORE_DIR_ENV = "VERL_DSDR_DIST_STORE_DIR"
 
 
-def file_store_init_method(environ) -> str | None:
+def file_store_init_method(environ: Mapping[str, str]) -> str | None:
     """A file-based rendezvous for a CPU run's process group, or ``None`` to keep verl's.
 
     With no ``DIST_INIT_METHOD``, torch's default rendezvous starts a TCP store on the first rank
@@ -64,17 +68,18 @@ def patch_process_group_init(distributed: ModuleType) -> None:
         return
 
     @functools.wraps(original)
-    def initialize_global_process_group_ray(timeout_second=None, backend=None):
+    def initialize_global_process_group_ray(timeout_second: float | None = None, backend: str | None = None) -> Any:
         init_method = file_store_init_method(os.environ)
         if init_method:  # verl reads DIST_INIT_METHOD (verl/utils/distributed.py ~98)
             os.environ["DIST_INIT_METHOD"] = init_method
         return original(timeout_second=timeout_second, backend=cpu_process_group_backend(backend))
 
     initialize_global_process_group_ray._verl_dsdr_cpu = True  # type: ignore[attr-defined]
-    distributed.initialize_global_process_group_ray = initialize_global_process_group_ray
+    # setattr: a ModuleType declares no attributes to assign for mypy.
+    setattr(distributed, "initialize_global_process_group_ray", initialize_global_process_group_ray)  # noqa: B010
     workers = sys.modules.get("verl.workers.engine_workers")
     if workers is not None:
-        workers.initialize_global_process_group_ray = initialize_global_process_group_ray
+        setattr(workers, "initialize_global_process_group_ray", initialize_global_process_group_ray)  # noqa: B010
 
 
 def register_cpu_replica(replica: ModuleType) -> None:
@@ -82,7 +87,7 @@ def register_cpu_replica(replica: ModuleType) -> None:
     ``RolloutReplicaRegistry.register`` in ``verl/workers/rollout/replica.py``)."""
     from verl_dsdr.cpu.rollout_names import ROLLOUT_NAME
 
-    def _load():
+    def _load() -> type[HFReplica]:
         from verl_dsdr.cpu.rollout import HFReplica
 
         return HFReplica
@@ -124,10 +129,11 @@ def patch_offload_pinning(fsdp_utils: ModuleType) -> None:
         def __post_init__(self) -> None:
             self.pin_memory = False
 
-    fsdp_utils.CPUOffloadPolicy = UnpinnedCPUOffloadPolicy
+    # setattr: a ModuleType declares no attributes to assign for mypy.
+    setattr(fsdp_utils, "CPUOffloadPolicy", UnpinnedCPUOffloadPolicy)  # noqa: B010
     engine = sys.modules.get("verl.workers.engine.fsdp.transformer_impl")
     if engine is not None:
-        engine.CPUOffloadPolicy = UnpinnedCPUOffloadPolicy
+        setattr(engine, "CPUOffloadPolicy", UnpinnedCPUOffloadPolicy)  # noqa: B010
 
 
 # Each patch and registration, with the verl module it applies to. It runs when that module

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -73,26 +74,31 @@ def _build_device_module() -> types.ModuleType:
         setattr(module, name, _noop)
     for name in ("memory_allocated", "max_memory_allocated", "memory_reserved", "max_memory_reserved"):
         setattr(module, name, _zero)
-    module.current_device = lambda: "cpu"  # a `.to()` target, see PlatformCPU.current_device
-    module.is_available = lambda: True
-    module.device_count = lambda: 1
-    module.get_device_name = lambda *_a, **_k: "CPU"
-    module.get_device_capability = lambda *_a, **_k: (None, None)
-    module.mem_get_info = lambda *_a, **_k: (0, 0)
-    module.get_device_properties = lambda *_a, **_k: types.SimpleNamespace(name="CPU", total_memory=_total_memory())
-    module.memory_stats = lambda *_a, **_k: {}
-    module.get_rng_state = _get_rng_state
-    module.set_rng_state = _set_rng_state
-    module.Stream = torch.cpu.Stream
-    module.Event = torch.cpu.Event if hasattr(torch.cpu, "Event") else None
-    module.stream = torch.cpu.stream
-    module.current_stream = torch.cpu.current_stream
-    module.device = torch.cpu.device if hasattr(torch.cpu, "device") else contextlib.nullcontext
+    # Set through setattr: a ModuleType declares none of these attributes for mypy.
+    attributes: dict[str, Any] = {
+        "current_device": lambda: "cpu",  # a `.to()` target, see PlatformCPU.current_device
+        "is_available": lambda: True,
+        "device_count": lambda: 1,
+        "get_device_name": lambda *_a, **_k: "CPU",
+        "get_device_capability": lambda *_a, **_k: (None, None),
+        "mem_get_info": lambda *_a, **_k: (0, 0),
+        "get_device_properties": lambda *_a, **_k: types.SimpleNamespace(name="CPU", total_memory=_total_memory()),
+        "memory_stats": lambda *_a, **_k: {},
+        "get_rng_state": _get_rng_state,
+        "set_rng_state": _set_rng_state,
+        "Stream": torch.cpu.Stream,
+        "Event": torch.cpu.Event if hasattr(torch.cpu, "Event") else None,
+        "stream": torch.cpu.stream,
+        "current_stream": torch.cpu.current_stream,
+        "device": torch.cpu.device if hasattr(torch.cpu, "device") else contextlib.nullcontext,
+    }
+    for name, value in attributes.items():
+        setattr(module, name, value)
 
     def _getattr(name: str) -> Any:
         return getattr(torch.cpu, name)
 
-    module.__getattr__ = _getattr  # type: ignore[attr-defined]
+    vars(module)["__getattr__"] = _getattr  # the module-level __getattr__ (PEP 562)
     return module
 
 
@@ -158,7 +164,7 @@ class PlatformCPU(PlatformBase):
         return "CUDA_VISIBLE_DEVICES"
 
     @contextlib.contextmanager
-    def nvtx_range(self, msg: str):
+    def nvtx_range(self, msg: str) -> Iterator[None]:
         yield
 
     def profiler_start(self) -> None:

@@ -22,6 +22,7 @@ Imports neither verl nor ray.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
@@ -79,7 +80,7 @@ class ResourcePlan:
         )
 
 
-def _int(value, key: str) -> int:
+def _int(value: Any, key: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):

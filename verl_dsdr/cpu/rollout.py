@@ -72,7 +72,8 @@ class HFReplica(RolloutReplica):
     async def launch_servers(self) -> None:
         name = server_actor_name(self.replica_rank, self.name_suffix)
         server_cls = ray.remote(HFRolloutServer)
-        server = server_cls.options(name=name, num_cpus=SERVER_CPUS, max_concurrency=self.max_concurrency).remote(
+        # Ray types an actor's methods only when they carry @ray.method, so the handle is Any to mypy.
+        server: Any = server_cls.options(name=name, num_cpus=SERVER_CPUS, max_concurrency=self.max_concurrency).remote(
             settings=server_settings(self.config, self.model_config), replica_rank=self.replica_rank
         )
         logger.info(await server.ready.remote())

@@ -14,13 +14,15 @@ imported at the top.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from verl_dsdr.utils.batching import MicroBatcher
 
 if TYPE_CHECKING:
     import torch
+    from verl.workers.rollout.replica import TokenOutput
 
     from verl_dsdr.cpu.sampler import SampleRequest, SampleResult
 
@@ -48,7 +50,9 @@ class ServerSettings:
     max_batch: int  # requests sampled together at most (rollout.max_num_seqs)
 
 
-def _token_output(token_ids: list[int], log_probs: list[float] | None, stop_reason: str | None, extra_fields: dict):
+def _token_output(
+    token_ids: list[int], log_probs: list[float] | None, stop_reason: str | None, extra_fields: dict
+) -> TokenOutput:
     from verl.workers.rollout.replica import TokenOutput
 
     return TokenOutput(token_ids=token_ids, log_probs=log_probs, stop_reason=stop_reason, extra_fields=extra_fields)
@@ -64,7 +68,7 @@ class SampledTokens:
     stop_reason: str | None
     extra_fields: dict[str, Any]
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[..., TokenOutput], tuple[Any, ...]]:
         return _token_output, (self.token_ids, self.log_probs, self.stop_reason, self.extra_fields)
 
 
@@ -93,7 +97,9 @@ class HFRolloutServer:
         self.pad_id = settings.pad_id
         self.max_model_len = settings.max_model_len
         self.max_batch = max(1, settings.max_batch)
-        self._batcher = MicroBatcher(self._sample, max_batch=self.max_batch, window_s=batch_window_s)
+        self._batcher: MicroBatcher[SampleRequest, SampleResult] = MicroBatcher(
+            self._sample, max_batch=self.max_batch, window_s=batch_window_s
+        )
 
     def ready(self) -> str:
         import torch
@@ -111,7 +117,7 @@ class HFRolloutServer:
         image_data: list[Any] | None = None,
         video_data: list[Any] | None = None,
         **_ignored: Any,
-    ):
+    ) -> SampledTokens:
         from verl_dsdr.cpu.sampler import SampleRequest, SamplingKey
 
         if image_data or video_data:
@@ -134,7 +140,7 @@ class HFRolloutServer:
             extra_fields={"global_steps": self.global_steps},
         )
 
-    def _sample(self, requests: list[SampleRequest]) -> list[SampleResult]:
+    def _sample(self, requests: Sequence[SampleRequest]) -> list[SampleResult]:
         """One ``generate`` call per distinct sampling-parameter set among the queued requests."""
         from verl_dsdr.cpu.sampler import group_by_key, sample_batch
 
@@ -143,7 +149,7 @@ class HFRolloutServer:
             batch = sample_batch(self.model, [requests[i] for i in indices], self.eos_ids, self.pad_id)
             for i, result in zip(indices, batch):
                 results[i] = result
-        return results
+        return cast("list[SampleResult]", results)  # group_by_key puts every index in one group
 
     # ---- weights ----------------------------------------------------------------------
     def load_weights(self, state_dict: dict[str, torch.Tensor], global_steps: int | None = None) -> int:

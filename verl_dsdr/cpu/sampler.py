@@ -9,11 +9,15 @@ temperature-scaled, unfiltered distribution, which is what verl's actor recomput
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from transformers import GenerationConfig, PreTrainedModel
+
+if TYPE_CHECKING:
+    from transformers.generation.utils import GenerateDecoderOnlyOutput
 
 
 @dataclass(frozen=True)
@@ -89,12 +93,18 @@ def sample_batch(
         n = len(request.prompt_ids)
         input_ids[row, max_prompt - n :] = torch.tensor(request.prompt_ids, dtype=torch.long)
         attention[row, max_prompt - n :] = 1
-    out = model.generate(
+    # PreTrainedModel declares no ``generate``: GenerationMixin is mixed into the concrete class
+    # AutoModelForCausalLM loads, and generate's self-type protocol rejects transformers' own classes
+    # under mypy. With return_dict_in_generate=True and no beams it returns a GenerateDecoderOnlyOutput.
+    generate = cast(Callable[..., Any], model.generate)
+    out: GenerateDecoderOnlyOutput = generate(
         input_ids=input_ids.to(device),
         attention_mask=attention.to(device),
         generation_config=_generation_config(key, max_new, eos_ids, pad_id),
     )
     new_tokens = out.sequences[:, max_prompt:].cpu()
+    if out.logits is None:  # output_logits=True above always fills it
+        raise TypeError("generate returned no logits although output_logits=True")
     logits = torch.stack(out.logits, dim=1).float().cpu()  # [B, T, V], raw (before warpers)
     scale = key.temperature if key.temperature > 0 else 1.0
     log_probs = torch.log_softmax(logits / scale, dim=-1).gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)

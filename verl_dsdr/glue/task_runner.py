@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 from omegaconf import DictConfig, OmegaConf
+
+if TYPE_CHECKING:
+    from verl.experimental.agent_loop import AgentLoopManager
 
 
 def _worker_platform(trainer: Any) -> list[str]:
@@ -89,7 +92,9 @@ class TaskRunner:
                 }
             )
             fqn = config.actor_rollout_ref.rollout.get("agent", {}).get("agent_loop_manager_class")
-            manager_cls = load_class_from_fqn(fqn, "AgentLoopManager") if fqn else AgentLoopManagerTQ
+            manager_cls: type[AgentLoopManager] = (
+                load_class_from_fqn(fqn, "AgentLoopManager") if fqn else AgentLoopManagerTQ
+            )
             manager = manager_cls.create(
                 config=config,
                 llm_client=trainer.get_llm_client(),

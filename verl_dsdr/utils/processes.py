@@ -14,13 +14,17 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
 
 __all__ = ["MARKER_ENV", "own_processes", "stop_own_processes", "stop_processes"]
 
 MARKER_ENV = "VERL_DSDR_RUN_TOKEN"
 
 
-def _holds_file_in(proc, folder: str) -> bool:
+def _holds_file_in(proc: psutil.Process, folder: str) -> bool:
     prefix = folder.rstrip("/") + "/"
     return any(f.path.startswith(prefix) for f in proc.open_files())
 
