@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from verl_dsdr.eval.provenance import file_sha256, weights_sha256
+from verl_dsdr.utils.jsonl import JsonlError, iter_jsonl, split_lines
 
 __all__ = [
     "PROTOCOLS",
@@ -391,42 +392,42 @@ class SampleWriter:
             self._resume({p.key for p in problems})
 
     def _resume(self, known: set[tuple[str, str]]) -> None:
-        rows: dict[tuple[str, str], list[str]] = {}
-        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{self.path}:{number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                if number == len(lines) and not line.endswith("\n"):
-                    break  # cut by a crash while it was written: redone below
+        rows: dict[tuple[str, str], list[bytes]] = {}
+        data = self.path.read_bytes()
+        lines = split_lines(data)
+        try:
+            for number, row in iter_jsonl(self.path, data):
+                where = f"{self.path}:{number}"
+                if "benchmark" not in row or "problem_id" not in row:
+                    raise GenerationError(
+                        f"{where}: not a samples row; use another --out, or --overwrite to replace it"
+                    )
+                if row.get("method") != self.method or row.get("sampling") != self.sampling:
+                    raise GenerationError(
+                        f"{where}: the file was written with other settings than this run's "
+                        f"({_differences(row, self.method, self.sampling)}). Resuming would mix them: use another "
+                        "--out, or --overwrite to start again"
+                    )
+                key = (str(row["benchmark"]), str(row["problem_id"]))
+                if key not in known:
+                    raise GenerationError(
+                        f"{where}: problem {key} is not in --data (a file for another data set?); use another "
+                        "--out, or --overwrite to start again"
+                    )
+                line = lines[number - 1]
+                rows.setdefault(key, []).append(line if line.endswith(b"\n") else line + b"\n")
+        except JsonlError as err:
+            if not err.torn:  # a torn last line was cut by a crash while it was written: redone below
                 raise GenerationError(
-                    f"{where}: not valid JSON; this is not a file this tool wrote. Use another "
-                    "--out, or --overwrite to replace it"
+                    f"{err.where}: {err.problem}; this is not a file this tool wrote. Use another --out, "
+                    "or --overwrite to replace it"
                 ) from None
-            if not isinstance(row, dict) or "benchmark" not in row or "problem_id" not in row:
-                raise GenerationError(f"{where}: not a samples row; use another --out, or --overwrite to replace it")
-            if row.get("method") != self.method or row.get("sampling") != self.sampling:
-                raise GenerationError(
-                    f"{where}: the file was written with other settings than this run's "
-                    f"({_differences(row, self.method, self.sampling)}). Resuming would mix them: use another "
-                    "--out, or --overwrite to start again"
-                )
-            key = (str(row["benchmark"]), str(row["problem_id"]))
-            if key not in known:
-                raise GenerationError(
-                    f"{where}: problem {key} is not in --data (a file for another data set?); use another --out, "
-                    "or --overwrite to start again"
-                )
-            rows.setdefault(key, []).append(line if line.endswith("\n") else line + "\n")
         complete = {key: kept for key, kept in rows.items() if len(kept) == self.n}
         self.done = set(complete)
-        kept_text = "".join(line for kept in complete.values() for line in kept)
-        if kept_text != "".join(lines):  # drop unfinished problems and a cut line, atomically
+        kept_data = b"".join(line for kept in complete.values() for line in kept)
+        if kept_data != data:  # drop unfinished problems and a cut line, atomically
             tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(kept_text, encoding="utf-8")
+            tmp.write_bytes(kept_data)
             os.replace(tmp, self.path)
 
     def append(self, problem: Problem, texts: Sequence[str], prompt_hash: str | None = None) -> None:

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from verl_dsdr.utils.jsonl import JsonlError, iter_jsonl
+
 REWARD_KEYS = ("critic/score/mean", "critic/rewards/mean")
 STEP_TIME_KEY = "timing_s/step"
 """verl's wall time of one training step (validation excluded), seconds."""
@@ -65,18 +67,10 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             "verl's file logger wrote (trainer.logger must include 'file'; it writes to VERL_FILE_LOGGER_PATH if set, "
             "else ./<project_name>/<experiment_name>.jsonl)"
         )
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise SummaryError(f"{path}:{number} is not JSON ({error}); the run may have been cut mid-write") from None
-        if not isinstance(record, dict):
-            raise SummaryError(f"{path}:{number}: expected a JSON object {{step, data}}, got {type(record).__name__}")
-        rows.append({"step": record.get("step"), **(record.get("data") or {})})
-    return rows
+    try:
+        return [{"step": record.get("step"), **(record.get("data") or {})} for _, record in iter_jsonl(path)]
+    except JsonlError as error:
+        raise SummaryError(str(error)) from None
 
 
 def _series(rows: list[dict], key: str) -> list[float]:

@@ -93,7 +93,7 @@ def test_convert_dump_writes_eval_rows(tmp_path):
     path, n = convert_dump(dump, tmp_path / "samples.jsonl", "dsdr-seed1", BENCHMARK)
     assert n == 3 and [r["response"] for r in read_jsonl(path)] == ["a", "b", "c"]
     dump.write_text('{"input": 1}\n{not json\n')
-    with pytest.raises(DumpError, match=r"4.jsonl:2: not JSON"):
+    with pytest.raises(DumpError, match=r"4.jsonl:2: not valid JSON"):
         convert_dump(dump, tmp_path / "x.jsonl", "m", "b")
 
 

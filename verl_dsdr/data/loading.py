@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from verl_dsdr.utils.hub import is_hub_id
+from verl_dsdr.utils.jsonl import JsonlError, iter_jsonl
 
 __all__ = ["DataError", "BadRow", "load_rows", "resolve_source", "LOCAL_SUFFIXES"]
 
@@ -79,33 +80,27 @@ def resolve_source(source: str) -> Path | str:
     return source
 
 
-def _read_text(path: Path, compressed: bool) -> str:
-    data = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
+def _read_bytes(path: Path, compressed: bool) -> bytes:
+    return gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
+
+
+def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
 
 
-def _read_jsonl_text(text: str) -> list[dict | BadRow]:
-    rows: list[dict | BadRow] = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            rows.append(BadRow(f"line {line_no}: not valid JSON ({err.msg}); fix or remove that line"))
-            continue
-        rows.append(
-            row if isinstance(row, dict) else BadRow(f"line {line_no}: a JSON {type(row).__name__}, not an object")
-        )
-    return rows
+def _read_jsonl(path: Path, data: bytes) -> list[dict | BadRow]:
+    return [
+        BadRow(f"line {line}: {row.problem}; {row.fix}") if isinstance(row, JsonlError) else row
+        for line, row in iter_jsonl(path, data, undecodable="escape", bad_lines="yield")
+    ]
 
 
-def _read_json_text(text: str, path: Path) -> list[dict | BadRow]:
+def _read_json(path: Path, raw: bytes) -> list[dict | BadRow]:
     """A JSON array, an object holding one list of rows, or JSON lines (also under a ``.json`` name)."""
     try:
-        data = json.loads(text)
+        data = json.loads(_decode(raw))
     except json.JSONDecodeError:
-        return _read_jsonl_text(text)
+        return _read_jsonl(path, raw)
     if isinstance(data, dict):
         lists = [value for value in data.values() if isinstance(value, list)]
         data = lists[0] if len(lists) == 1 else [data]
@@ -142,13 +137,13 @@ def _read_local(path: Path) -> list[dict | BadRow]:
             import pyarrow.parquet as pq
 
             return pq.read_table(path).to_pylist()
-        text = _read_text(path, compressed=suffix.endswith(".gz"))
+        raw = _read_bytes(path, compressed=suffix.endswith(".gz"))
         kind = suffix.removesuffix(".gz")
         if kind == ".jsonl":
-            return _read_jsonl_text(text)
+            return _read_jsonl(path, raw)
         if kind == ".json":
-            return _read_json_text(text, path)
-        return _read_csv_text(text)
+            return _read_json(path, raw)
+        return _read_csv_text(_decode(raw))
     except DataError as err:
         raise DataError(f"{path}: {err}" if not str(err).startswith(str(path)) else str(err)) from None
     except (OSError, EOFError, ValueError) as err:  # unreadable, a broken gzip or parquet file, ...

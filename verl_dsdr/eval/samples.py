@@ -16,13 +16,13 @@ Nothing is counted twice: a file given twice (same SHA-256) and a repeated
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from verl_dsdr.data.answers import invalid_text
+from verl_dsdr.utils.jsonl import JsonlError, iter_jsonl
 
 __all__ = ["Sample", "SampleError", "read_samples", "normalise_problem_id", "REQUIRED_KEYS", "SHOWN_ERRORS"]
 
@@ -83,9 +83,7 @@ def _ground_truth(value: object, where: str) -> str:
     return text
 
 
-def _parse_row(row: object, method_default: str, where: str) -> Sample:
-    if not isinstance(row, dict):
-        raise SampleError(f"{where}: expected a JSON object, got {type(row).__name__}")
+def _parse_row(row: dict, method_default: str, where: str) -> Sample:
     missing = [key for key in REQUIRED_KEYS if key not in row]
     if missing:
         raise SampleError(
@@ -119,19 +117,17 @@ def _read_file(path: Path, errors: list[str]) -> list[Sample]:
         errors.append(f"samples file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
         return []
     try:
-        text = path.read_bytes().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+        data = path.read_bytes()
     except OSError as err:
         errors.append(f"cannot read samples file {path}: {err}")
         return []
     samples = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for line_no, row in iter_jsonl(path, data, undecodable="escape", bad_lines="yield"):
+        if isinstance(row, JsonlError):
+            errors.append(str(row))
             continue
-        where = f"{path}:{line_no}"
         try:
-            samples.append(_parse_row(json.loads(line), path.stem, where))
-        except json.JSONDecodeError as err:
-            errors.append(f"{where}: not valid JSON ({err.msg})")
+            samples.append(_parse_row(row, path.stem, f"{path}:{line_no}"))
         except SampleError as err:
             errors.append(str(err))
     if not samples and not errors:

@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from verl_dsdr.utils.jsonl import JsonlError, iter_jsonl
+
 __all__ = [
     "DumpError",
     "latest_dump",
@@ -61,17 +63,11 @@ def question_of(prompt: str) -> str:
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    """Every non-empty line of a JSON-lines file; a bad line raises naming ``file:line``."""
-    rows = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise DumpError(f"{path}:{number}: not JSON ({err.msg}); was the file cut mid-write?") from None
-    return rows
+    """Every object of a JSON-lines file; a bad line raises :class:`DumpError` naming ``file:line``."""
+    try:
+        return [row for _, row in iter_jsonl(path)]
+    except JsonlError as err:
+        raise DumpError(str(err)) from None
 
 
 def write_jsonl(rows: list[dict], path: str | Path) -> Path:
