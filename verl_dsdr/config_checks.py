@@ -13,6 +13,7 @@ import os
 
 from omegaconf import DictConfig, OmegaConf
 
+from verl_dsdr.config import hf_cpu
 from verl_dsdr.methods import METHODS, method_of, settings_of
 from verl_dsdr.methods.params import ConfigError
 from verl_dsdr.scoring.pool_config import reward_kwargs, scoring_pool
@@ -52,6 +53,17 @@ def _check_scoring_pool(config: DictConfig) -> None:
     """The verifier pool's reward kwargs (``scoring_workers``, ``scoring_memory_mb``; verl_dsdr.scoring.pool_config)."""
     try:
         scoring_pool(reward_kwargs(config))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _check_hf_cpu_rollout(config: DictConfig) -> None:
+    """The hf_cpu rollout's ``engine_kwargs.hf_cpu`` keys (``num_threads``; verl_dsdr.config.hf_cpu), when it is the rollout."""
+    rollout = config.actor_rollout_ref.rollout
+    if rollout.get("name") != hf_cpu.NAME:
+        return
+    try:
+        hf_cpu.hf_cpu_settings(hf_cpu.hf_cpu_section(rollout))
     except ValueError as error:
         raise ConfigError(str(error)) from None
 
@@ -99,5 +111,6 @@ def check_config(config: DictConfig) -> None:
     check_method_settings(config)
     _check_reward_fields(config)
     _check_scoring_pool(config)
+    _check_hf_cpu_rollout(config)
     _check_trainer_mode(config)
     _check_local_paths(config)

@@ -112,7 +112,7 @@ import asyncio, json, pickle, sys
 from verl_dsdr.cpu.rollout_server import HFRolloutServer, ServerSettings
 
 settings = ServerSettings(model_path=sys.argv[1], attn_implementation="eager", eos_ids=(3,), pad_id=0,
-                          max_model_len=40, response_length=6, max_batch=8)
+                          max_model_len=40, response_length=6, max_batch=8, num_threads=1)
 server = HFRolloutServer(settings, replica_rank=0)
 reply = asyncio.run(server.generate([5, 6, 7], {"temperature": 1.0, "top_p": 1.0, "top_k": -1}, "r0"))
 print(json.dumps({"verl_loaded": "verl" in sys.modules, "tokens": len(reply.token_ids),
@@ -123,7 +123,6 @@ print(json.dumps({"verl_loaded": "verl" in sys.modules, "tokens": len(reply.toke
 def test_server_samples_without_verl_and_replies_as_verl_token_output(model, tmp_path):
     # The server process imports torch and transformers only; its reply unpickles as verl's TokenOutput.
     import json
-    import os
     import pickle
     import subprocess
     import sys
@@ -131,10 +130,8 @@ def test_server_samples_without_verl_and_replies_as_verl_token_output(model, tmp
     from verl.workers.rollout.replica import TokenOutput
 
     model.save_pretrained(tmp_path / "model")
-    env = {**os.environ, "VERL_DSDR_CPU_THREADS": "1"}
     out = subprocess.run(
         [sys.executable, "-c", SERVER_PROBE, str(tmp_path / "model")],
-        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -148,16 +145,26 @@ def test_server_samples_without_verl_and_replies_as_verl_token_output(model, tmp
     assert len(reply.token_ids) == seen["tokens"] and reply.extra_fields == {"global_steps": None}
 
 
-def test_server_settings_come_from_verls_configs(tmp_path):
+def test_server_settings_come_from_verls_configs(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
     from verl_dsdr.assets.build import build_assets
     from verl_dsdr.cpu.rollout import server_settings
 
+    monkeypatch.delenv("VERL_DSDR_CPU_THREADS", raising=False)
     assets = build_assets()
-    rollout = OmegaConf.create({"max_model_len": None, "prompt_length": 64, "response_length": 32, "max_num_seqs": 16})
+    rollout = OmegaConf.create(
+        {
+            "max_model_len": None,
+            "prompt_length": 64,
+            "response_length": 32,
+            "max_num_seqs": 16,
+            "engine_kwargs": {"vllm": {}, "hf_cpu": {"num_threads": 3}},
+        }
+    )
     model = OmegaConf.create({"path": assets.model_dir, "override_config": {"attn_implementation": "eager"}})
     settings = server_settings(rollout, model)
     assert settings.max_model_len == 96 and settings.response_length == 32 and settings.max_batch == 16
+    assert settings.num_threads == 3
     assert settings.attn_implementation == "eager" and settings.model_path.endswith(os.path.basename(assets.model_dir))
     assert len(settings.eos_ids) >= 1 and isinstance(settings.pad_id, int)

@@ -113,3 +113,38 @@ def test_the_cpu_preset_sizes_the_scoring_pool_by_its_key(compose_config, good, 
     check_config(cfg)
     assert scoring_pool(reward_kwargs(cfg)).scoring_workers == 2
     assert "VERL_DSDR_SCORING_WORKERS" not in cfg.ray_kwargs.ray_init.runtime_env.env_vars
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["preset=cpu", "actor_rollout_ref.rollout.engine_kwargs.hf_cpu.num_threads=0"], "num_threads=0 is invalid"),
+        (
+            ["actor_rollout_ref.rollout.name=hf_cpu", "++actor_rollout_ref.rollout.engine_kwargs.hf_cpu.num_threads=x"],
+            "num_threads='x' is not an integer",
+        ),
+    ],
+)
+def test_hf_cpu_thread_count_is_checked_before_ray(compose_config, good, overrides, message, monkeypatch):
+    monkeypatch.delenv("VERL_DSDR_CPU_THREADS", raising=False)
+    with pytest.raises(ConfigError, match=f"actor_rollout_ref.rollout.engine_kwargs.hf_cpu.{message}"):
+        check_config(compose_config(*good, *overrides))
+
+
+def test_hf_cpu_thread_count_is_set_from_the_command_line(compose_config, good, monkeypatch):
+    """With the CPU preset the key is in the config (a plain override); without it, ``++`` adds it."""
+    from verl_dsdr.config.hf_cpu import hf_cpu_section, hf_cpu_settings
+
+    monkeypatch.delenv("VERL_DSDR_CPU_THREADS", raising=False)
+    for overrides in (
+        ["preset=cpu", "actor_rollout_ref.rollout.engine_kwargs.hf_cpu.num_threads=3"],
+        ["actor_rollout_ref.rollout.name=hf_cpu", "++actor_rollout_ref.rollout.engine_kwargs.hf_cpu.num_threads=3"],
+    ):
+        cfg = compose_config(*good, *overrides)
+        check_config(cfg)
+        assert hf_cpu_settings(hf_cpu_section(cfg.actor_rollout_ref.rollout)).num_threads == 3
+
+
+def test_the_hf_cpu_key_is_checked_only_for_the_hf_cpu_rollout(compose_config, good, monkeypatch):
+    monkeypatch.setenv("VERL_DSDR_CPU_THREADS", "none")  # would be refused (and warned) for hf_cpu
+    check_config(compose_config(*good))

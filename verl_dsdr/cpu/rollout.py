@@ -26,6 +26,7 @@ import torch
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica
 
+from verl_dsdr.config.hf_cpu import hf_cpu_section, hf_cpu_settings
 from verl_dsdr.cpu.rollout_names import SERVER_CPUS
 from verl_dsdr.cpu.rollout_server import HFRolloutServer, ServerSettings
 from verl_dsdr.cpu.sampler import resolve_eos_ids
@@ -40,8 +41,8 @@ def server_actor_name(replica_rank: int, suffix: str = "") -> str:
 
 
 def server_settings(config: Any, model_config: Any) -> ServerSettings:
-    """Plain settings for a server from verl's ``RolloutConfig`` and ``HFModelConfig`` (this process
-    has verl; the server does not)."""
+    """Plain settings for a server from verl's ``RolloutConfig`` (its ``engine_kwargs.hf_cpu`` too:
+    :mod:`verl_dsdr.config.hf_cpu`) and ``HFModelConfig`` (this process has verl; the server does not)."""
     from verl.utils.config import omega_conf_to_dataclass
     from verl.workers.config import HFModelConfig
 
@@ -60,6 +61,7 @@ def server_settings(config: Any, model_config: Any) -> ServerSettings:
         max_model_len=int(config.max_model_len or (config.prompt_length + config.response_length)),
         response_length=int(config.response_length),
         max_batch=int(getattr(config, "max_num_seqs", 256) or 256),
+        num_threads=hf_cpu_settings(hf_cpu_section(config)).num_threads,
     )
 
 

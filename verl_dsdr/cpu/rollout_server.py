@@ -13,7 +13,6 @@ imported at the top.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
     from verl_dsdr.cpu.sampler import SampleRequest, SampleResult
 
 __all__ = ["HFRolloutServer", "SampledTokens", "ServerSettings"]
-
-
-def _cpu_threads() -> int:
-    return int(os.environ.get("VERL_DSDR_CPU_THREADS", str(max(1, min(2, os.cpu_count() or 1)))))
 
 
 @dataclass(frozen=True)
@@ -48,6 +43,7 @@ class ServerSettings:
     max_model_len: int  # prompt + response tokens a request may reach
     response_length: int  # new tokens when a request does not say (rollout.response_length)
     max_batch: int  # requests sampled together at most (rollout.max_num_seqs)
+    num_threads: int  # torch threads (rollout.engine_kwargs.hf_cpu.num_threads: verl_dsdr.config.hf_cpu)
 
 
 def _token_output(
@@ -85,7 +81,7 @@ class HFRolloutServer:
         import torch
         from transformers import AutoModelForCausalLM
 
-        torch.set_num_threads(_cpu_threads())
+        torch.set_num_threads(settings.num_threads)
         self.settings = settings
         self.replica_rank = replica_rank
         self.global_steps: int | None = None
