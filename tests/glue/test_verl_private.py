@@ -55,3 +55,35 @@ def test_group_trainer_applies_the_poll_interval_in_every_mode(seconds, expected
 def test_padding_rows_follow_verls_tag():
     batch = SimpleNamespace(tags=[{}, {"is_padding": True}, {"is_padding": False}])
     assert verl_private.padding_rows(batch) == [False, True, False]
+
+
+def test_the_mixins_hooks_are_abstract_and_every_group_trainer_implements_them():
+    import inspect
+
+    from verl_dsdr.glue import group_trainer
+
+    assert verl_private.PrivateHooks.__abstractmethods__ == {
+        "poll_interval",
+        "validation_flag",
+        "group_advantage",
+        "after_actor_update",
+    }
+
+    class _OneHookMissing(verl_private.PrivateHooks):
+        def poll_interval(self):
+            return None
+
+        def validation_flag(self):
+            return "flag"
+
+        def group_advantage(self, batch, metrics, verl_step):
+            return verl_step(batch, metrics)
+
+    with pytest.raises(TypeError, match="after_actor_update"):
+        _OneHookMissing()
+    for cls in (
+        group_trainer.GroupPPOTrainerSync,
+        group_trainer.GroupPPOTrainerColocateAsync,
+        group_trainer.GroupPPOTrainerSeparateAsync,
+    ):
+        assert not inspect.isabstract(cls), cls  # verl's PPOTrainer is an ABC too: one metaclass

@@ -11,6 +11,7 @@ holds the CPU-only private patches and calls the same check).
 
 from __future__ import annotations
 
+import abc
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -103,28 +104,32 @@ else:
     _TrainerBase = object
 
 
-class PrivateHooks(_TrainerBase):
+class PrivateHooks(_TrainerBase, metaclass=abc.ABCMeta):
     """Mixin that overrides verl's private ``PPOTrainer`` methods and hands them to public hooks.
 
     Overridden (``verl/trainer/ppo/v1/trainer_base.py``): ``_build_replay_buffer`` (:139),
     ``_validate`` (:1031), ``_compute_advantage`` (:1743), ``_update_actor`` (:1827). All three
     V1 trainers (``sync``, ``colocate_async``, ``separate_async``) inherit these from
     ``PPOTrainer``, so the same mixin serves every ``trainer.v1.trainer_mode``. The subclass
-    implements ``poll_interval()``, ``validation_flag()``, ``group_advantage(batch, metrics,
-    verl_step)`` and ``after_actor_update(metrics)``.
+    implements the four abstract hooks below. ``ABCMeta`` is also the metaclass of verl's
+    ``PPOTrainer`` (an ``ABC``), so the combined trainer classes have no metaclass conflict.
     """
 
+    @abc.abstractmethod
     def poll_interval(self) -> float | None:
-        raise NotImplementedError
+        """Seconds between the replay buffer's polls; None keeps verl's."""
 
+    @abc.abstractmethod
     def validation_flag(self) -> str:
-        raise NotImplementedError
+        """The non-tensor field that marks validation prompts for the reward loop."""
 
+    @abc.abstractmethod
     def group_advantage(self, batch: Any, metrics: dict, verl_step: Callable) -> Any:
-        raise NotImplementedError
+        """verl's advantage step for ``batch``, with the group work around ``verl_step(batch, metrics)``."""
 
+    @abc.abstractmethod
     def after_actor_update(self, metrics: dict) -> None:
-        raise NotImplementedError
+        """Called with the step's metrics after verl's actor update."""
 
     def _build_replay_buffer(self) -> Any:
         buffer = super()._build_replay_buffer()

@@ -11,6 +11,7 @@ trainer), its advantage estimator and optionally its actor loss. It is registere
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -23,26 +24,27 @@ MANAGER_HINT = (
 )
 
 
-class RewardField:
+class RewardField(abc.ABC):
     """One per-trajectory value a method needs from the reward loop (an embedding, a formula set, ...).
 
     Computed by the ``dsdr`` reward manager in the reward workers while the batch is still being
     generated, carried as ``reward_extra_info[key]`` (JSON-able: it crosses processes) and turned
     into one batch value by :meth:`collate` in the trainer, where the group step reads it as
-    ``inputs.fields[key]``.
+    ``inputs.fields[key]``. :meth:`compute` is abstract: a field without it fails when created,
+    not in a reward worker mid-run.
     """
 
     key: str = ""
 
-    def check(self) -> None:
+    def check(self) -> None:  # noqa: B027 (optional: nothing to check by default)
         """Before Ray starts: raise ``ValueError`` for settings that cannot work here (a missing folder)."""
 
-    def start(self, config: Any) -> None:
+    def start(self, config: Any) -> None:  # noqa: B027 (optional: nothing to load by default)
         """Once per reward-worker process, before the first trajectory (load a model); idempotent."""
 
+    @abc.abstractmethod
     async def compute(self, text: str) -> Any:
         """The value of one decoded response (JSON-able)."""
-        raise NotImplementedError
 
     def collate(self, values: list[Any], real: torch.Tensor) -> Any:
         """The batch value from per-sample values (``None`` on verl's padding rows, ``real`` False there)."""
@@ -80,10 +82,11 @@ class GroupStepResult:
     metrics: dict[str, float]
 
 
-class Method:
+class Method(abc.ABC):
     """Base of every method. Subclasses set the class attributes and override what they use.
 
-    Only :meth:`advantage` is required. A method with :attr:`reward_fields` or a
+    Only :meth:`advantage` is required (abstract: :func:`~verl_dsdr.methods.registry.register_method`
+    creates the instance, so a method without it fails at registration, not at verl's first step). A method with :attr:`reward_fields` or a
     :meth:`group_step` gets the ``dsdr`` reward manager and a group step every training step; one
     with a :attr:`loss` gets it installed on the actor workers with verl's ``set_loss_fn``.
     """
@@ -123,11 +126,11 @@ class Method:
         return self.has_group_step
 
     @staticmethod
+    @abc.abstractmethod
     def advantage(
         token_level_rewards: torch.Tensor, response_mask: torch.Tensor, index: np.ndarray, config: Any = None, **_: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The estimator verl calls (registered as ``register_adv_est(name)``): (advantages, returns), ``[B, L]``."""
-        raise NotImplementedError
 
     def actor_overrides(self, settings: Any, config: Any) -> dict[str, Any]:
         """verl keys this method needs set (dotted key -> value), applied by ``main_ppo`` before Ray."""
