@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from verl_dsdr.algorithms import formula_uniqueness, global_diversity, semantic_diversity
+from verl_dsdr.algorithms import FormulaKeys, formula_uniqueness, global_diversity, semantic_diversity
 
 # Three 2-D directions: z1=(1,0), z2=(0,1), z3=(-1,0).
 # d(1,2) = (1-0)/2 = 0.5, d(1,3) = (1-(-1))/2 = 1, d(2,3) = (1-0)/2 = 0.5.
@@ -68,6 +68,17 @@ def test_formula_hand_values():
     # group s: singleton -> 0
     torch.testing.assert_close(d, torch.tensor([0.5, 0.0, 0.0, 0.5, 0.0, 0.0]))
     assert d.dtype == torch.float32
+
+
+def test_formula_packed_keys_give_the_hand_values():
+    # The sets of test_formula_hand_values packed: x=0, y=1, q=2, z=3 (what the wire hands the group step).
+    packed = FormulaKeys(sizes=np.array([2, 1, 0, 2, 1, 1]), ids=np.array([0, 1, 0, 1, 2, 2, 3]))
+    d = formula_uniqueness(packed, np.array(["a", "a", "a", "c", "c", "s"], dtype=object))
+    torch.testing.assert_close(d, torch.tensor([0.5, 0.0, 0.0, 0.5, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="FormulaKeys must hold 2 sizes"):
+        formula_uniqueness(FormulaKeys(np.array([1, 1, 1]), np.array([0, 1, 2])), ["a", "a"])
+    with pytest.raises(ValueError, match="sum\\(sizes\\) non-negative ids"):
+        formula_uniqueness(FormulaKeys(np.array([1, 1]), np.array([0])), ["a", "a"])
 
 
 def test_formula_keys_are_compared_only_within_a_group():

@@ -36,7 +36,12 @@ DIVERSITY_RATIOS = (
     "group_step_to_grpo_torch",
     "group_step_to_grpo_verl",
 )
-DIVERSITY_GOALS = ("formulas_string_ms_per_long_rollout", "formulas_string_s_per_2048_long_rollouts", "group_step_ms")
+DIVERSITY_GOALS = (
+    "formulas_string_ms_per_long_rollout",
+    "formulas_string_s_per_2048_long_rollouts",
+    "group_step_ms",
+    "group_step_to_grpo",
+)
 IMPLIED = ("verifier", "formulas_string", "formulas_sympy_cold", "embedding_truncate", "embedding_mean")
 VARIANT_KEYS = (
     "time_median_s",
@@ -266,7 +271,7 @@ def test_synthetic_extras_feed_the_group_step():
     extras, uids, padding = bd.synthetic_extras(groups=3, group_size=4, formulas=6, seed=0)
     inputs = gather_inputs(extras, uids, padding, method("dsdr").reward_fields(bd.dsdr_settings()))
     assert inputs.fields[EMBEDDING].shape == (12, bd.EMBED_DIM)
-    assert all(len(f) == 6 for f in inputs.fields[FORMULAS])
+    assert inputs.fields[FORMULAS].sizes.tolist() == [6] * 12
     stats = dsdr_stats(inputs, bd.dsdr_settings())
     assert stats.coef.shape == (12,)
     assert np.isfinite(stats.diversity.numpy()).all()

@@ -8,7 +8,7 @@ from verl_dsdr.methods import method
 from verl_dsdr.methods.base import group_outcomes
 from verl_dsdr.methods.dsdr import DSDRConfig, dsdr_metrics, dsdr_stats
 from verl_dsdr.methods.setpo import SetPOConfig, setpo_stats
-from verl_dsdr.methods.wire import decode_batch
+from verl_dsdr.methods.wire import EMBEDDING, FORMULAS, decode_batch, formula_hashes
 
 SETTINGS = DSDRConfig(peers="all", semantic_weight=0.5, tau=5.0, sigma_d=1.0, coupling="softmax", lambda_d=0.001)
 DSDR_FIELDS = method("dsdr").reward_fields(SETTINGS)  # formula set and embedding
@@ -50,6 +50,36 @@ def test_stats_by_hand_and_padding_rows_are_zero():
     torch.testing.assert_close(stats.weights[:2], w)
     torch.testing.assert_close(stats.coef[:2], 3 * w)
     assert stats.weights[2:].abs().sum() == 0 and stats.coef[5] == 0 and stats.diversity[5] == 0
+
+
+def test_the_reward_workers_wire_form_gives_the_same_stats():
+    """What the reward workers send (float32 arrays, the keys' 64-bit digests) decodes to the same
+    group step as plain lists of floats and key strings."""
+    extras, uids, padding = _batch()
+    wired = [
+        {
+            "reward_extra_info": {
+                **e["reward_extra_info"],
+                "dsdr_embedding": np.asarray(e["reward_extra_info"]["dsdr_embedding"], dtype=np.float32),
+                "dsdr_formulas": formula_hashes(e["reward_extra_info"]["dsdr_formulas"]),
+            }
+        }
+        for e in extras
+    ]
+    plain, fast = decode_batch(extras, uids, padding, DSDR_FIELDS), decode_batch(wired, uids, padding, DSDR_FIELDS)
+    torch.testing.assert_close(fast.fields[EMBEDDING], plain.fields[EMBEDDING])
+    assert fast.fields[FORMULAS].sizes.tolist() == [1, 1, 1, 0, 0, 0]  # the padding row has none
+    a, b = dsdr_stats(plain, SETTINGS), dsdr_stats(fast, SETTINGS)
+    for name in ("semantic", "formula", "diversity", "weights", "coef"):
+        torch.testing.assert_close(getattr(b, name), getattr(a, name))
+
+
+def test_formula_digests_are_stable_and_distinct():
+    keys = formula_hashes(["x=1", "y=2", "x=1"])
+    assert keys.dtype == np.int64 and keys.tolist() == sorted(keys.tolist()) and len(keys) == 2
+    # The same number in every process (not Python's salted hash): pinned value of "x=1".
+    assert formula_hashes(["x=1"]).tolist() == [-4259715217221934969]
+    assert formula_hashes([]).size == 0
 
 
 def test_metrics_by_hand():

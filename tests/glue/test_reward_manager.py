@@ -9,7 +9,7 @@ from verl import DataProto
 
 from verl_dsdr.assets.tokenizer import build_tokenizer
 from verl_dsdr.glue.reward_manager import DSDRRewardManager
-from verl_dsdr.methods.wire import VALIDATE
+from verl_dsdr.methods.wire import VALIDATE, formula_hashes
 
 CORPUS = [
     "Compute 3 + 4 * 2. We have $4 \\cdot 2 = 8$ and $3 + 8 = 11$. So \\boxed{11}",
@@ -51,9 +51,12 @@ def test_correct_response_gets_reward_formulas_and_unit_embedding(manager, token
     out = asyncio.run(manager.run_single(_row(tokenizer, CORPUS[0], "11")))
     info = out["reward_extra_info"]
     assert out["reward_score"] == 1.0 and info["dsdr_correct"] == 1.0
-    assert "3+8=11" in info["dsdr_formulas"] and "4\\cdot2=8" in info["dsdr_formulas"]
-    emb = np.asarray(info["dsdr_embedding"])
-    assert emb.shape == (384,) and np.linalg.norm(emb) == pytest.approx(1.0, abs=1e-4)
+    # The formula set travels as the sorted 64-bit digests of its keys; the embedding as float32.
+    keys = info["dsdr_formulas"]
+    assert keys.dtype == np.int64 and list(keys) == sorted(keys)
+    assert set(formula_hashes(["3+8=11", "4\\cdot2=8"])) <= set(keys.tolist())
+    emb = info["dsdr_embedding"]
+    assert emb.dtype == np.float32 and emb.shape == (384,) and np.linalg.norm(emb) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_wrong_response_gets_zero(manager, tokenizer):
@@ -70,7 +73,7 @@ def test_validation_skips_training_only_work(manager, tokenizer):
 
 def test_empty_and_huge_responses_keep_their_row(manager, tokenizer):
     empty = asyncio.run(manager.run_single(_row(tokenizer, "", "11")))
-    assert empty["reward_score"] == 0.0 and empty["reward_extra_info"]["dsdr_formulas"] == []
+    assert empty["reward_score"] == 0.0 and empty["reward_extra_info"]["dsdr_formulas"].size == 0
     huge = "$" + "{" * 5000 + "\\boxed{" + "1" * 200_000
     out = asyncio.run(manager.run_single(_row(tokenizer, huge, "11")))
     assert out["reward_score"] == 0.0 and len(out["reward_extra_info"]["dsdr_embedding"]) == 384

@@ -7,6 +7,7 @@ equation to the function here.
 from .asym_grpo import asym_grpo_advantages
 from .dsdr import (
     LOG_RATIO_CLAMP,
+    FormulaKeys,
     clipped_diversity,
     coupling_weights,
     entropy_of_weights,
@@ -26,6 +27,7 @@ from .setpo import setpo_contributions, setpo_set_diversity, setpo_shaped_advant
 
 __all__ = [
     "LOG_RATIO_CLAMP",
+    "FormulaKeys",
     "GroupLayout",
     "asym_grpo_advantages",
     "clipped_diversity",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ __all__ = [
     "LOG_RATIO_CLAMP",
     "normalized_embeddings",
     "semantic_diversity",
+    "FormulaKeys",
     "formula_uniqueness",
     "global_diversity",
     "clipped_diversity",
@@ -123,8 +124,28 @@ def semantic_diversity(embeddings: Any, index: Any, peer_mask: Any = None) -> to
     return from_padded(d, layout)
 
 
+class FormulaKeys(NamedTuple):
+    """A batch's formula sets, packed: what :func:`formula_uniqueness` counts, without Python sets.
+
+    ``sizes[b]`` is the number of distinct keys of sample ``b``; ``ids`` holds those keys as dense
+    integer ids (``0..K-1``, equal ids = equal keys), sample after sample. The group step receives
+    this from the wire (one numpy call per batch instead of one set per sample).
+    """
+
+    sizes: np.ndarray  # int64 [B]
+    ids: np.ndarray  # int64 [sum(sizes)]
+
+
 def _flatten_formula_sets(formula_sets: Any, batch: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct keys of every sample as (sizes [B], dense key ids [sum sizes]) in sample order."""
+    if isinstance(formula_sets, FormulaKeys):
+        sizes, ids = np.asarray(formula_sets.sizes, dtype=np.int64), np.asarray(formula_sets.ids, dtype=np.int64)
+        if sizes.shape != (batch,) or ids.shape != (int(sizes.sum()),) or (ids.size and int(ids.min()) < 0):
+            raise ValueError(
+                f"FormulaKeys must hold {batch} sizes and sum(sizes) non-negative ids, got shapes "
+                f"{sizes.shape} and {ids.shape}"
+            )
+        return sizes, ids
     sets = sequence_of(formula_sets)
     if len(sets) != batch:
         raise ValueError(f"formula_sets has {len(sets)} entries but index has {batch} samples")
@@ -163,7 +184,7 @@ def formula_uniqueness(
     when those are tensors, else on the CPU.
 
     Args:
-        formula_sets: ``B`` iterables of hashable formula keys.
+        formula_sets: ``B`` iterables of hashable formula keys, or the batch packed as :class:`FormulaKeys`.
         index: ``[B]`` uids, or the step's ``GroupLayout``.
         peer_mask: optional bool ``[B]``: who counts as a peer.
         device: where the result goes.

@@ -28,8 +28,9 @@ class RewardField(abc.ABC):
     """One per-trajectory value a method needs from the reward loop (an embedding, a formula set, ...).
 
     Computed by the ``dsdr`` reward manager in the reward workers while the batch is still being
-    generated, carried as ``reward_extra_info[key]`` (JSON-able: it crosses processes) and turned
-    into one batch value by :meth:`collate` in the trainer, where the group step reads it as
+    generated, carried as ``reward_extra_info[key]`` (picklable: it crosses processes; numpy arrays
+    travel compactly and collate in one call) and turned into one batch value by :meth:`collate`
+    in the trainer, where the group step reads it as
     ``inputs.fields[key]``. :meth:`compute` is abstract: a field without it fails when created,
     not in a reward worker mid-run.
     """
@@ -44,7 +45,7 @@ class RewardField(abc.ABC):
 
     @abc.abstractmethod
     async def compute(self, text: str) -> Any:
-        """The value of one decoded response (JSON-able)."""
+        """The value of one decoded response (picklable: a number, a string, a numpy array, ...)."""
 
     def collate(self, values: list[Any], real: torch.Tensor) -> Any:
         """The batch value from per-sample values (``None`` on verl's padding rows, ``real`` False there)."""

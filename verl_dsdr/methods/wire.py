@@ -16,16 +16,17 @@ the same way. Imports neither verl nor ray (the encoder loads in the reward work
 from __future__ import annotations
 
 import asyncio
-import itertools
+import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
 
+from verl_dsdr.algorithms.dsdr import FormulaKeys
 from verl_dsdr.methods.base import MANAGER_HINT, GroupInputs, RewardField
 from verl_dsdr.methods.params import Settings, param
 from verl_dsdr.scoring.embedder import (
@@ -44,8 +45,8 @@ logger = logging.getLogger(__name__)
 CORRECT = "dsdr_correct"  # 0.0 | 1.0: the verifier's verdict (the method's r_i = 1[correct])
 SCORING_SECONDS = "dsdr_scoring_seconds"  # float: reward-side time spent on the method's fields
 VALIDATE = "dsdr_validate"  # non-tensor flag on validation prompts (reward loop skips diversity work)
-EMBEDDING = "dsdr_embedding"  # list of floats: L2-normalised response embedding z_i (Eq. 4)
-FORMULAS = "dsdr_formulas"  # sorted list of str: formula set S(o_i) (Eq. 7)
+EMBEDDING = "dsdr_embedding"  # float32 ndarray [dim]: L2-normalised response embedding z_i (Eq. 4)
+FORMULAS = "dsdr_formulas"  # int64 ndarray: sorted 64-bit keys of the formula set S(o_i) (Eq. 7)
 
 
 @dataclass
@@ -157,29 +158,31 @@ class ResponseEmbedding(RewardField):
         batcher: MicroBatcher[str, Any] = MicroBatcher(encode, max_batch=s.batch_size * 4, window_s=0.01)
         self._loaded[self._id()] = (embedder, batcher)
 
-    async def compute(self, text: str) -> list[float]:
-        return [float(v) for v in await self.batcher.submit(text)]
+    async def compute(self, text: str) -> np.ndarray:
+        # A float32 array of its own (not a view of the encoder's batch): it pickles as 4 bytes a
+        # number, and the trainer stacks the batch in one call instead of parsing Python floats.
+        return np.array(await self.batcher.submit(text), dtype=np.float32)
 
     def collate(self, values: list[Any], real: torch.Tensor) -> torch.Tensor:
-        """float32 ``[B, dim]``; padding rows (and rows without a value) get zeros."""
-        dim = len(next((v for v in values if v), []))
-        if any(v and len(v) != dim for v in values):
+        """float32 ``[B, dim]``; padding rows (and rows without a value) get zeros. Lists of floats work too."""
+        rows = [None if v is None or len(v) == 0 else np.asarray(v, dtype=np.float32) for v in values]
+        dim = next((r.shape[0] for r in rows if r is not None), 0)
+        if any(r is not None and r.shape != (dim,) for r in rows):
             raise ValueError(f"{self.key}: embeddings of different lengths in one batch (expected {dim} floats each)")
-        zero = [0.0] * dim
-        flat = itertools.chain.from_iterable(v or zero for v in values)  # one pass, no nested-list parse
-        out = np.fromiter(flat, dtype=np.float32, count=len(values) * dim)
-        return torch.from_numpy(out.reshape(len(values), dim))
+        zero = np.zeros(dim, dtype=np.float32)
+        out = np.stack([zero if r is None else r for r in rows]) if rows else np.zeros((0, 0), dtype=np.float32)
+        return torch.from_numpy(out)
 
 
 class FormulaSet(RewardField):
-    """``S(o_i)``: the response's formula set as sorted canonical keys (Eq. 7)."""
+    """``S(o_i)``: the response's formula set (Eq. 7), carried as the 64-bit digests of its canonical keys."""
 
     key = FORMULAS
 
     def __init__(self, settings: FormulaConfig):
         self.settings = settings
 
-    async def compute(self, text: str) -> list[str]:
+    async def compute(self, text: str) -> np.ndarray:
         from verl_dsdr.scoring.formulas import extract_formulas
 
         canonical, limit = self.settings.canonical, self.settings.time_limit
@@ -187,11 +190,34 @@ class FormulaSet(RewardField):
         found = await asyncio.get_running_loop().run_in_executor(
             None, lambda: extract_formulas(text, canonical=canonical, time_limit=limit)
         )
-        return sorted(found)
+        return formula_hashes(found)
 
-    def collate(self, values: list[Any], real: torch.Tensor) -> list[frozenset]:
-        """One frozenset of keys per sample (empty on padding rows)."""
-        return [frozenset(v or ()) for v in values]
+    def collate(self, values: list[Any], real: torch.Tensor) -> FormulaKeys:
+        """The batch's sets packed as dense ids (padding rows: empty). Lists of key strings work too."""
+        keys = [
+            np.zeros(0, dtype=np.int64) if v is None else v if isinstance(v, np.ndarray) else formula_hashes(v)
+            for v in values
+        ]
+        sizes = np.fromiter((k.size for k in keys), dtype=np.int64, count=len(keys))
+        flat = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        ids = np.unique(flat, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        return FormulaKeys(sizes, ids)
+
+
+def formula_hashes(keys: Iterable[str]) -> np.ndarray:
+    """The distinct formula keys as sorted 64-bit BLAKE2b digests (int64): what ``dsdr_formulas`` carries.
+
+    A stable digest, not Python's per-process ``hash``: every reward worker must give one formula
+    the same number. Two different formulas share a number with probability about ``n^2 / 2^65``
+    (1e-10 for the ~60,000 keys of a 256 x 8 step).
+    """
+    digests = (
+        int.from_bytes(
+            hashlib.blake2b(k.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True
+        )
+        for k in set(keys)
+    )
+    return np.unique(np.fromiter(digests, dtype=np.int64))
 
 
 # --- the wire: one trajectory's entries, a batch's inputs -----------------------------------------
