@@ -1,11 +1,16 @@
 """Runs verl's real PPO trainer on CPU through `python -m verl_dsdr.main_ppo` (a subprocess per run)."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from verl_dsdr.launch import RunResult, embedded_cpu_run, own_processes, run_training
+from verl_dsdr.launch import RunResult, embedded_cpu_run, own_processes, read_metrics, run_training
 
 SECOND_RUN_DELAY_S = 20
 
@@ -48,12 +53,35 @@ def assert_local_term_subtracted():
     return check
 
 
+# The learning runs (test_pipeline_learns.py): a reward the warm start earns about a third of the time
+# (``verl_dsdr.toy.learn_check``), 8 prompts x 8 rollouts, 4 updates per step, 10 steps.
+LEARN_STEPS = 10
+LEARN_OVERRIDES = (
+    "reward.custom_reward_function.path=pkg://verl_dsdr.toy.learn_check",
+    "reward.custom_reward_function.name=compute_score",
+    "data.train_batch_size=8",
+    "actor_rollout_ref.rollout.n=8",
+    "actor_rollout_ref.actor.ppo_mini_batch_size=2",  # 4 updates per step
+    # 16 rollouts per update: on two ranks 8 each, which verl's micro-batches must divide.
+    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=8",
+    "actor_rollout_ref.actor.optim.lr=3e-4",
+)
+
+
+@pytest.fixture(scope="session")
+def learn_steps() -> int:
+    """Training steps of the side-by-side runs (the learning runs)."""
+    return LEARN_STEPS
+
+
 @pytest.fixture(scope="session")
 def side_by_side(assets, tmp_path_factory):
-    """Two runs at once, each with its own Ray: DSDR on two ranks (`trainer.n_gpus_per_node=2`, the
-    only override) and, started 20 s later while the first is still running, GRPO on one rank.
-    They are also the suite's plain `dsdr` and `grpo` runs (test_cpu_trainer.py), so sharing the
-    machine costs the suite no extra run."""
+    """Two runs at once, each with its own Ray: DSDR on two ranks (`trainer.n_gpus_per_node=2`) and,
+    started 20 s later while the first is still running, GRPO on one rank.
+
+    They are the suite's plain `dsdr` and `grpo` runs (test_cpu_trainer.py, test_lean_backend.py) and
+    its learning runs (test_pipeline_learns.py: LEARN_OVERRIDES, LEARN_STEPS), so the two-rank
+    setting, the side-by-side isolation and the learning check cost the suite two runs, not five."""
     runs, errors = {}, []
 
     def go(name, overrides, delay):
@@ -64,8 +92,12 @@ def side_by_side(assets, tmp_path_factory):
             errors.append(error)
 
     plan = [
-        ("two_ranks", [*embedded_cpu_run(assets, "dsdr", 2), "trainer.n_gpus_per_node=2"], 0),
-        ("second", embedded_cpu_run(assets, "grpo", 2), SECOND_RUN_DELAY_S),
+        (
+            "two_ranks",
+            [*embedded_cpu_run(assets, "dsdr", LEARN_STEPS), *LEARN_OVERRIDES, "trainer.n_gpus_per_node=2"],
+            0,
+        ),
+        ("second", [*embedded_cpu_run(assets, "grpo", LEARN_STEPS), *LEARN_OVERRIDES], SECOND_RUN_DELAY_S),
     ]
     threads = [threading.Thread(target=go, args=item) for item in plan]
     for thread in threads:
@@ -83,3 +115,65 @@ def dsdr_colocate_full(train):
     """DSDR under verl's colocate_async trainer with the exact (`full`) entropy estimator: one run
     for both settings (test_trainer_modes.py, test_cpu_trainer.py)."""
     return train("dsdr", 2, "trainer.v1.trainer_mode=colocate_async", "algorithm.dsdr.entropy_estimator=full")
+
+
+@dataclass
+class LaunchedRun:
+    """A run started as a user starts one, ``python -m verl_dsdr.launch``, and what it left."""
+
+    run: RunResult  # the run folder's log and metrics (``series``, ``tail``)
+    console: str  # what the user saw (the brief console)
+    ckpt: Path  # trainer.default_local_dir
+    own_tmp: Path  # the TMPDIR it was started with
+    steps: int
+
+
+@pytest.fixture(scope="session")
+def asym_kl_saving(assets, tmp_path_factory) -> LaunchedRun:
+    """AsymGRPO with a reference model (a KL loss and a KL penalty in the reward), saving Hugging Face
+    weights, through the launcher's command line with a temporary folder of its own (``TMPDIR``).
+
+    One run for three kinds of check: AsymGRPO trains (test_cpu_trainer.py), the reference model's
+    two consumers work on CPU (test_reference_model.py), and a saving run leaves nothing behind and
+    prints a brief console (test_stop_and_cleanup.py)."""
+    base = tmp_path_factory.mktemp("asym_kl_saving")
+    run_dir, ckpt, own_tmp = base / "run", base / "ckpt", base / "tmp"
+    own_tmp.mkdir()
+    steps = 2
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "verl_dsdr.launch",
+            "--run-dir",
+            str(run_dir),
+            "--tiny-overrides",
+            "--",
+            "preset=cpu",
+            "algorithm.adv_estimator=asym_grpo",
+            f"actor_rollout_ref.model.path={assets.model_dir}",
+            f"data.train_files={assets.train_parquet}",
+            f"data.val_files={assets.val_parquet}",
+            f"trainer.total_training_steps={steps}",
+            f"trainer.save_freq={steps}",
+            f"trainer.default_local_dir={ckpt}",
+            "actor_rollout_ref.actor.checkpoint.save_contents=[model,hf_model]",
+            "actor_rollout_ref.actor.use_kl_loss=true",
+            "actor_rollout_ref.actor.kl_loss_coef=0.1",
+            "actor_rollout_ref.actor.optim.lr=1e-4",
+            "algorithm.use_kl_in_reward=true",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "TMPDIR": str(own_tmp)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = run_dir / "train.log"
+    run = RunResult(
+        returncode=done.returncode,
+        run_dir=run_dir,
+        log=log.read_text(errors="replace") if log.is_file() else done.stdout + done.stderr,
+        metrics=read_metrics(run_dir / "metrics.jsonl"),
+    )
+    return LaunchedRun(run, done.stdout + done.stderr, ckpt, own_tmp, steps)

@@ -1,6 +1,9 @@
-"""verl's real trainer on CPU for 2 steps per method, through `python -m verl_dsdr.main_ppo`."""
+"""verl's real trainer on CPU for each method, through `python -m verl_dsdr.main_ppo`.
+
+The plain `grpo` and `dsdr` runs are the suite's side-by-side learning runs (conftest.py)."""
 
 import pytest
+from omegaconf import OmegaConf
 
 pytestmark = pytest.mark.integration
 
@@ -11,7 +14,7 @@ PROBS_DIFF_TOLERANCE = 1e-2
 
 @pytest.fixture(scope="module")
 def grpo(side_by_side):
-    return side_by_side["second"]  # GRPO, one rank, run beside the two-rank DSDR run
+    return side_by_side["second"]  # GRPO, one rank, run beside the two-rank DSDR run (learning)
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +22,9 @@ def dsdr(side_by_side):
     return side_by_side["two_ranks"]  # DSDR on two ranks
 
 
-def test_grpo_trains_two_steps_on_cpu(grpo):
+def test_grpo_trains_on_cpu(grpo, learn_steps):
     assert grpo.returncode == 0, grpo.tail()
-    assert len(grpo.series("actor/grad_norm")) == 2
+    assert len(grpo.series("actor/grad_norm")) == learn_steps
     assert max(grpo.series("actor/grad_norm")) > 0, "zero gradient: no mixed group in the batches"
     assert max(grpo.series("groups/frac_mixed")) > 0
 
@@ -36,7 +39,7 @@ def test_rollout_log_probs_agree_with_actor(grpo):
     assert diffs and max(diffs) < PROBS_DIFF_TOLERANCE
 
 
-def test_dsdr_trains_two_steps_with_its_metrics(dsdr, assert_local_term_subtracted):
+def test_dsdr_trains_with_its_metrics(dsdr, learn_steps, assert_local_term_subtracted):
     assert dsdr.returncode == 0, dsdr.tail()
     assert dsdr.run_info["trainer"] == "GroupPPOTrainerSync"
     for key in (
@@ -53,19 +56,20 @@ def test_dsdr_trains_two_steps_with_its_metrics(dsdr, assert_local_term_subtract
         "dsdr/entropy_incorrect",
         "dsdr/diversity_time_trainer_s",
     ):
-        assert len(dsdr.series(key)) == 2, key
+        assert len(dsdr.series(key)) == learn_steps, key
     assert max(dsdr.series("dsdr/coupling_weight_max")) > 0, "no non-zero coupling weight"
     assert max(abs(v) for v in dsdr.series("dsdr/local_term")) > 0
     assert max(dsdr.series("actor/grad_norm")) > 0
     assert_local_term_subtracted(dsdr)
 
 
-# SetPO trains under colocate_async in test_trainer_modes.py (the same group trainer as sync).
-@pytest.mark.parametrize("estimator", ["asym_grpo"])
-def test_peer_methods_train_two_steps(train, estimator):
-    run = train(estimator, 2)
+# SetPO trains under colocate_async in test_trainer_modes.py (the same group trainer as sync);
+# AsymGRPO in the suite's saving run, with a reference model (conftest.py `asym_kl_saving`).
+def test_asym_grpo_trains(asym_kl_saving):
+    run = asym_kl_saving.run
     assert run.returncode == 0, run.tail()
-    assert len(run.series("actor/grad_norm")) == 2
+    assert OmegaConf.load(run.run_dir / "hydra" / ".hydra" / "config.yaml").algorithm.adv_estimator == "asym_grpo"
+    assert len(run.series("actor/grad_norm")) == asym_kl_saving.steps
     assert max(run.series("actor/grad_norm")) > 0
 
 

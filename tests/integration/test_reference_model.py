@@ -18,15 +18,10 @@ MOVED_KL = 1e-6
 
 
 @pytest.fixture(scope="module")
-def kl_run(train):
-    return train(
-        "dsdr",
-        2,
-        "actor_rollout_ref.actor.use_kl_loss=true",
-        "actor_rollout_ref.actor.kl_loss_coef=0.1",
-        "actor_rollout_ref.actor.optim.lr=1e-4",
-        "algorithm.use_kl_in_reward=true",
-    )
+def kl_run(asym_kl_saving):
+    """AsymGRPO with ``use_kl_loss`` (coef 0.1, lr 1e-4) and ``use_kl_in_reward`` (conftest.py: the
+    suite's saving run too)."""
+    return asym_kl_saving.run
 
 
 def test_kl_loss_and_kl_in_reward_train_on_cpu(kl_run):

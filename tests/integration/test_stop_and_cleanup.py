@@ -19,7 +19,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -86,37 +85,16 @@ def test_ctrl_c_stops_the_quickstart_within_15_s_and_leaves_no_process(assets, t
     assert _steps_logged(run_dir) == steps, "training went on after Ctrl-C"
 
 
-def test_a_saving_run_leaves_nothing_in_tmp_and_prints_a_brief_console(assets, tmp_path):
-    run_dir, ckpt, own_tmp = tmp_path / "run", tmp_path / "ckpt", tmp_path / "tmp"
-    own_tmp.mkdir()
-    steps = 2
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "verl_dsdr.launch",
-            "--run-dir",
-            str(run_dir),
-            "--tiny-overrides",
-            "--",
-            "preset=cpu",
-            "algorithm.adv_estimator=grpo",
-            f"actor_rollout_ref.model.path={assets.model_dir}",
-            f"data.train_files={assets.train_parquet}",
-            f"data.val_files={assets.val_parquet}",
-            f"trainer.total_training_steps={steps}",
-            f"trainer.save_freq={steps}",
-            f"trainer.default_local_dir={ckpt}",
-            "actor_rollout_ref.actor.checkpoint.save_contents=[model,hf_model]",
-        ],
-        cwd=REPO,
-        env={**os.environ, "TMPDIR": str(own_tmp)},
-        capture_output=True,
-        text=True,
-        timeout=900,
+def test_a_saving_run_leaves_nothing_in_tmp_and_prints_a_brief_console(asym_kl_saving):
+    # conftest.py: AsymGRPO with a reference model, saving HF weights, started with TMPDIR of its own.
+    run_dir, ckpt, own_tmp, steps = (
+        asym_kl_saving.run.run_dir,
+        asym_kl_saving.ckpt,
+        asym_kl_saving.own_tmp,
+        asym_kl_saving.steps,
     )
-    console = done.stdout + done.stderr
-    assert done.returncode == 0, console[-3000:]
+    console = asym_kl_saving.console
+    assert asym_kl_saving.run.returncode == 0, console[-3000:]
     assert (ckpt / f"global_step_{steps}" / "actor" / "huggingface" / "config.json").is_file()
     # Nothing of the run in the temporary folder it was started with, its Ray folder gone, no process left.
     assert sorted(p.name for p in own_tmp.iterdir()) == []

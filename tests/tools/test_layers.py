@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("glue",),  # everything that touches verl at run time
     ("methods", "eval", "assets"),  # methods (typed settings, group steps, estimators, losses); evaluation; tiny model
     ("algorithms", "data", "summary"),  # pure math; datasets; metrics log readers
-    ("scoring", "config"),  # verifier and encoder; yaml
+    ("scoring", "config"),  # verifier and encoder; yaml and the hf_cpu key (config/hf_cpu.py)
     ("utils",),  # helpers that import nothing of the package
 ]
 
