@@ -12,7 +12,7 @@ def test_a_method_without_an_advantage_fails_at_registration():
     class NoAdvantage(Method):
         config_cls = object
 
-    with pytest.raises(TypeError, match="advantage"):
+    with pytest.raises(TypeError, match=r"method 'test_no_advantage' \(.*NoAdvantage\) does not define advantage: "):
         register_method("test_no_advantage")(NoAdvantage)
     assert "test_no_advantage" not in METHODS
 

@@ -35,6 +35,12 @@ def register_method(name: str) -> Callable[[M], M]:
         known = METHODS.get(name)
         if known is not None and type(known).__qualname__ != cls.__qualname__:
             raise ValueError(f"method {name!r} is already registered by {type(known).__module__}")
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        if missing:  # before Ray starts, with what to add (Python's own message names no fix)
+            raise TypeError(
+                f"method {name!r} ({cls.__module__}.{cls.__qualname__}) does not define {', '.join(missing)}: "
+                "a method needs at least its advantage estimator (see verl_dsdr.methods.Method)"
+            )
         cls.name = name
         METHODS[name] = cls()
         return cls
