@@ -1,6 +1,7 @@
 """Runs verl's real PPO trainer on CPU through `python -m verl_dsdr.main_ppo` (a subprocess per run)."""
 
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -110,11 +111,100 @@ def side_by_side(assets, tmp_path_factory):
     return runs
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cluster_command(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """``bash scripts/cpu_cluster.sh <args>`` for the cluster in ``folder``."""
+    env = {**os.environ, "VERL_DSDR_CLUSTER_DIR": str(folder)}
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / "cpu_cluster.sh"), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@dataclass
+class ClusterRun:
+    """A 2-node local cluster (``scripts/cpu_cluster.sh``), one run across it, and what was seen."""
+
+    run: RunResult
+    listening: list[str]  # "ip:port" of every socket the cluster's processes listened on, before the run
+    status: dict  # ``cpu_cluster.sh status`` after the run: nodes and the actors on each
+    up: subprocess.CompletedProcess
+    down: subprocess.CompletedProcess
+    left: list[int]  # the cluster's processes still alive after ``down``
+    folder_left: bool
+
+
 @pytest.fixture(scope="session")
-def dsdr_colocate_full(train):
-    """DSDR under verl's colocate_async trainer with the exact (`full`) entropy estimator: one run
-    for both settings (test_trainer_modes.py, test_cpu_trainer.py)."""
-    return train("dsdr", 2, "trainer.v1.trainer_mode=colocate_async", "algorithm.dsdr.entropy_estimator=full")
+def two_node_run(assets, tmp_path_factory) -> ClusterRun:
+    """DSDR across two Ray nodes, under verl's colocate_async trainer with the exact (``full``)
+    entropy estimator: ``cpu_cluster.sh up``, the run (joining with ``+ray_kwargs.ray_init.address``
+    and the environment ``up`` printed, as a run joins a real cluster), ``status``, ``down``.
+
+    One run for three settings: two nodes (test_cluster.py), colocate_async (test_trainer_modes.py)
+    and the full estimator (test_cpu_trainer.py). The cluster lives in a short folder of its own and
+    is always brought down."""
+    import json
+    import tempfile
+
+    import psutil
+
+    from verl_dsdr.cpu.local_cluster import cluster_processes
+
+    folder = Path(tempfile.mkdtemp(prefix="vdsdr_cl_", dir="/tmp"))
+    up = cluster_command(folder, "up")
+    listening: list[str] = []
+    status: dict = {}
+    run = RunResult(returncode=-1, run_dir=folder, log=up.stdout + up.stderr)
+    try:
+        if up.returncode == 0:
+            for pid in cluster_processes(folder):
+                try:
+                    conns = psutil.Process(pid).net_connections("inet")
+                except psutil.NoSuchProcess:
+                    continue
+                listening += [f"{c.laddr.ip}:{c.laddr.port}" for c in conns if c.status == psutil.CONN_LISTEN]
+            exports = dict(
+                line.removeprefix("export ").split("=", 1)
+                for line in up.stdout.splitlines()
+                if line.startswith("export ")
+            )
+            exports = {key: shlex.split(value)[0] for key, value in exports.items()}
+            address = exports.pop("VERL_DSDR_CLUSTER_ADDRESS")
+            run = run_training(
+                [
+                    *embedded_cpu_run(assets, "dsdr", 2),
+                    f"+ray_kwargs.ray_init.address={address}",
+                    "trainer.nnodes=2",
+                    "trainer.n_gpus_per_node=1",
+                    # Joining a running cluster: its nodes own the session folder (run_training makes
+                    # one for runs that start their own Ray; ray.init refuses it together with an address).
+                    "++ray_kwargs.ray_init._temp_dir=null",
+                    "trainer.v1.trainer_mode=colocate_async",
+                    "algorithm.dsdr.entropy_estimator=full",
+                ],
+                tmp_path_factory.mktemp("two_nodes"),
+                extra_env=exports,
+                timeout_s=900,
+            )
+            state = cluster_command(folder, "status")
+            status = json.loads(state.stdout) if state.returncode == 0 else {"error": state.stderr}
+    finally:
+        down = cluster_command(folder, "down")
+        left = cluster_processes(folder)
+    return ClusterRun(run, listening, status, up, down, left, folder.exists())
+
+
+@pytest.fixture(scope="session")
+def dsdr_colocate_full(two_node_run):
+    """DSDR under verl's colocate_async trainer with the exact (`full`) entropy estimator: the
+    two-node run (test_cluster.py), which covers both settings too."""
+    return two_node_run.run
 
 
 @dataclass
@@ -163,7 +253,7 @@ def asym_kl_saving(assets, tmp_path_factory) -> LaunchedRun:
             "actor_rollout_ref.actor.optim.lr=1e-4",
             "algorithm.use_kl_in_reward=true",
         ],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=REPO,
         env={**os.environ, "TMPDIR": str(own_tmp)},
         capture_output=True,
         text=True,

@@ -7,7 +7,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize("estimator", ["dsdr", "setpo"])
 def test_colocate_async_trains_with_the_group_step(train, dsdr_colocate_full, estimator, assert_local_term_subtracted):
-    # DSDR's colocate run also uses the exact entropy estimator (conftest.py: one run for both settings).
+    # DSDR's colocate run is the two-node run, with the exact entropy estimator (conftest.py two_node_run).
     run = dsdr_colocate_full if estimator == "dsdr" else train(estimator, 2, "trainer.v1.trainer_mode=colocate_async")
     assert run.returncode == 0, run.tail()
     assert run.run_info["trainer"] == "GroupPPOTrainerColocateAsync"
