@@ -17,7 +17,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
+
+# Importing tensordict (verl, the estimators' comparisons) makes torch create its inductor cache
+# folder, /tmp/torchinductor_<user> by default: keep it with the checkout's caches, as
+# scripts/lib/env.sh does for the other scripts.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "torchinductor"))
 
 CHARS_PER_TOKEN = 4
 """Synthetic text is sized in tokens at this many characters per token (3,000 tokens ~ 12 KB)."""

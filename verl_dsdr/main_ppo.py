@@ -21,10 +21,13 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from verl_dsdr.assets.build import keep_inductor_cache_in_checkout
 from verl_dsdr.config_checks import ConfigError, check_config
 from verl_dsdr.glue.verl_private import check_verl_version
 from verl_dsdr.methods import method_of, settings_of
 from verl_dsdr.methods.registry import METHOD_MODULES_ENV
+
+keep_inductor_cache_in_checkout()  # before Hydra's pkg://verl search path imports verl
 
 PLUGIN_MODULE = "verl_dsdr.plugin"
 FORWARDED_ENV_PREFIXES = ("VERL_DSDR_", "VERL_FILE_LOGGER_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")

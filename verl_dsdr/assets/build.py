@@ -109,10 +109,32 @@ def default_cache_dir() -> Path:
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env)
+    root = checkout_cache_root()
+    if root is not None:
+        return root / "verl_dsdr"
+    return Path(tempfile.gettempdir()) / "verl_dsdr_cache"
+
+
+def checkout_cache_root() -> Path | None:
+    """``<repo>/.cache`` when the package runs from a source checkout (where the scripts keep every
+    cache: ``scripts/lib/env.sh``), else None."""
     repo = Path(__file__).resolve().parents[2]
     if any((repo / marker).exists() for marker in (".git", "setup.py", "pyproject.toml")):
-        return repo / ".cache" / "verl_dsdr"
-    return Path(tempfile.gettempdir()) / "verl_dsdr_cache"
+        return repo / ".cache"
+    return None
+
+
+def keep_inductor_cache_in_checkout() -> None:
+    """Point torch's inductor cache at ``<repo>/.cache/torchinductor`` unless it is set already.
+
+    ``import verl`` makes torch create its inductor cache folder, ``/tmp/torchinductor_<user>`` by
+    default; a process that imports verl outside the scripts' environment (``python -m
+    verl_dsdr.main_ppo``, the benchmarks) would leave that folder in /tmp. Called before verl is
+    imported; an installed package (no checkout) keeps torch's own default.
+    """
+    root = checkout_cache_root()
+    if root is not None:
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(root / "torchinductor"))
 
 
 def cache_key(config: AssetConfig, seed: int) -> str:
