@@ -16,10 +16,11 @@ server (:func:`verl_dsdr.cpu.rollout.server_settings`).
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from verl_dsdr.utils.env_vars import deprecated_int_env
 
 __all__ = ["HFCPUSettings", "NAME", "KEY_PREFIX", "ENV_VAR", "hf_cpu_section", "hf_cpu_settings"]
 
@@ -57,21 +58,9 @@ class HFCPUSettings:
 
 def _threads_from_env() -> int | None:
     """The deprecated environment variable's value, with a FutureWarning; None when unset."""
-    raw = os.environ.get(ENV_VAR, "").strip()
-    if not raw:
-        return None
-    warnings.warn(
-        f"{ENV_VAR} is deprecated: set {KEY_PREFIX}.num_threads={raw} instead (the environment variable is read "
-        "only while the key is unset)",
-        FutureWarning,
-        stacklevel=3,
-    )
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{ENV_VAR}={raw!r} is not an integer >= 1; set {KEY_PREFIX}.num_threads instead")
+    value = deprecated_int_env(ENV_VAR, f"{KEY_PREFIX}.num_threads")
+    if value is not None and value < 1:
+        raise ValueError(f"{ENV_VAR}={str(value)!r} is not an integer >= 1; set {KEY_PREFIX}.num_threads instead")
     return value
 
 

@@ -15,11 +15,11 @@ set, with a ``FutureWarning`` naming the key. Imports nothing of the package.
 from __future__ import annotations
 
 import dataclasses
-import os
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from verl_dsdr.utils.env_vars import deprecated_int_env
 
 __all__ = ["ScoringPool", "KEY_PREFIX", "KEYS", "ENV_VARS", "reward_kwargs", "scoring_pool"]
 
@@ -61,21 +61,8 @@ KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ScoringPool))
 
 def _from_env(key: str) -> int | None:
     """The deprecated environment variable's value for ``key``, with a FutureWarning; None when unset."""
-    name = ENV_VARS[key]
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    warnings.warn(
-        f"{name} is deprecated: set {KEY_PREFIX}.{key}={raw} instead (the environment variable is read only "
-        "while the key is unset)",
-        FutureWarning,
-        stacklevel=3,
-    )
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer; set {KEY_PREFIX}.{key} instead") from None
-    if value <= 0:  # what the variable always meant: no memory limit, or the default number of workers
+    value = deprecated_int_env(ENV_VARS[key], f"{KEY_PREFIX}.{key}")
+    if value is not None and value <= 0:  # what the variable always meant: no memory limit, or the default workers
         return 0 if key == "scoring_memory_mb" else None
     return value
 
