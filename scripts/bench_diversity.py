@@ -318,6 +318,18 @@ def bench_trainer_side(
 # --- driver ----------------------------------------------------------------------------------
 
 
+def goal_entry(name: str, measured: float, measured_cpu_time: float) -> dict[str, Any]:
+    """One goal's JSON entry: its target (``GOALS``), the wall and CPU figures, and whether each is under it."""
+    target = GOALS[name]
+    return {
+        "goal": target,
+        "measured": measured,
+        "measured_cpu_time": measured_cpu_time,
+        "met": measured < target,
+        "met_cpu_time": measured_cpu_time < target,
+    }
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", help="write all figures to this JSON file")
@@ -399,34 +411,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "embedding_mean": implied_step_seconds(embedding["mean"]["ms_per_rollout"], step_rollouts, workers),
     }
     goals = {
-        "formulas_string_ms_per_long_rollout": {
-            "goal": GOALS["formulas_string_ms_per_long_rollout"],
-            "measured": string["ms_per_rollout_long"],
-            "measured_cpu_time": string["cpu_ms_per_rollout_long"],
-            "met": string["ms_per_rollout_long"] < GOALS["formulas_string_ms_per_long_rollout"],
-            "met_cpu_time": string["cpu_ms_per_rollout_long"] < GOALS["formulas_string_ms_per_long_rollout"],
-        },
-        "formulas_string_s_per_2048_long_rollouts": {
-            "goal": GOALS["formulas_string_s_per_2048_long_rollouts"],
-            "measured": string["s_per_2048_long_rollouts"],
-            "measured_cpu_time": string["cpu_s_per_2048_long_rollouts"],
-            "met": string["s_per_2048_long_rollouts"] < GOALS["formulas_string_s_per_2048_long_rollouts"],
-            "met_cpu_time": string["cpu_s_per_2048_long_rollouts"] < GOALS["formulas_string_s_per_2048_long_rollouts"],
-        },
-        "group_step_ms": {
-            "goal": GOALS["group_step_ms"],
-            "measured": trainer["dsdr_group_step_ms"],
-            "measured_cpu_time": trainer["dsdr_group_step_cpu_ms"],
-            "met": trainer["dsdr_group_step_ms"] < GOALS["group_step_ms"],
-            "met_cpu_time": trainer["dsdr_group_step_cpu_ms"] < GOALS["group_step_ms"],
-        },
-        "group_step_to_grpo": {
-            "goal": GOALS["group_step_to_grpo"],
-            "measured": ratios["group_step_to_grpo"],
-            "measured_cpu_time": ratios["group_step_to_grpo_cpu_time"],
-            "met": ratios["group_step_to_grpo"] < GOALS["group_step_to_grpo"],
-            "met_cpu_time": ratios["group_step_to_grpo_cpu_time"] < GOALS["group_step_to_grpo"],
-        },
+        "formulas_string_ms_per_long_rollout": goal_entry(
+            "formulas_string_ms_per_long_rollout", string["ms_per_rollout_long"], string["cpu_ms_per_rollout_long"]
+        ),
+        "formulas_string_s_per_2048_long_rollouts": goal_entry(
+            "formulas_string_s_per_2048_long_rollouts",
+            string["s_per_2048_long_rollouts"],
+            string["cpu_s_per_2048_long_rollouts"],
+        ),
+        "group_step_ms": goal_entry("group_step_ms", trainer["dsdr_group_step_ms"], trainer["dsdr_group_step_cpu_ms"]),
+        "group_step_to_grpo": goal_entry(
+            "group_step_to_grpo", ratios["group_step_to_grpo"], ratios["group_step_to_grpo_cpu_time"]
+        ),
     }
     result = {
         "benchmark": "diversity",
