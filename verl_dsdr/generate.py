@@ -480,7 +480,7 @@ def model_folder(model: str) -> Path:
     except HFValidationError as err:
         raise GenerationError(f"--model {model}: not a folder nor a valid hub id ({err})") from None
     except LocalEntryNotFoundError:
-        pass
+        pass  # not in the local cache: downloaded below when the hub can be reached
     if not _hub_reachable():
         raise GenerationError(
             f"--model {model}: not in the local Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')})"
