@@ -479,14 +479,14 @@ def model_folder(model: str) -> Path:
         return Path(snapshot_download(model, local_files_only=True))
     except HFValidationError as err:
         raise GenerationError(f"--model {model}: not a folder nor a valid hub id ({err})") from None
-    except LocalEntryNotFoundError:
-        pass  # not in the local cache: downloaded below when the hub can be reached
-    if not _hub_reachable():
-        raise GenerationError(
-            f"--model {model}: not in the local Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')})"
-            " and the hub cannot be reached (offline, or HF_HUB_OFFLINE=1). Download it where there is network "
-            f"(huggingface-cli download {model}) or pass a checkpoint folder"
-        )
+    except LocalEntryNotFoundError:  # not in the local cache: downloaded below, if the hub can be reached
+        if not _hub_reachable():
+            raise GenerationError(
+                f"--model {model}: not in the local Hugging Face cache "
+                f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}) and the hub cannot be reached (offline, or "
+                f"HF_HUB_OFFLINE=1). Download it where there is network (huggingface-cli download {model}) or pass a "
+                "checkpoint folder"
+            ) from None
     try:
         return Path(snapshot_download(model))
     except RepositoryNotFoundError:
